@@ -1,0 +1,44 @@
+# The Makefile only wraps CMake. `make check` builds and tests every
+# configuration; `make demo` builds and runs the demo; `make bench` runs the
+# benchmarks against their peers.
+
+BUILD  ?= build
+JOBS   ?= $(shell nproc 2>/dev/null || echo 2)
+CMAKE  ?= cmake
+CTEST  ?= ctest
+
+# name:cmake-arguments:environment for each configuration `make check` runs.
+CONFIGS = gcc clang asan tsan portable
+gcc_ARGS      = -DCMAKE_C_COMPILER=gcc -DCMAKE_BUILD_TYPE=Debug
+clang_ARGS    = -DCMAKE_C_COMPILER=clang -DGRACE_TEST_ENV=GRACE_NO_FUTEX_WAITV=1
+asan_ARGS     = -DCMAKE_C_COMPILER=gcc -DGRACE_SANITIZE=address,undefined
+tsan_ARGS     = -DCMAKE_C_COMPILER=gcc -DGRACE_SANITIZE=thread
+portable_ARGS = -DCMAKE_C_COMPILER=gcc -DGRACE_PORTABLE=ON
+
+.PHONY: all demo check $(addprefix check-,$(CONFIGS)) bench deps clean
+
+all:
+	$(CMAKE) -S . -B $(BUILD)/release -DCMAKE_BUILD_TYPE=Release >/dev/null
+	$(CMAKE) --build $(BUILD)/release -j $(JOBS)
+
+demo: all
+	./$(BUILD)/release/demo
+
+check: $(addprefix check-,$(CONFIGS))
+	@echo "all configurations passed: $(CONFIGS)"
+
+$(addprefix check-,$(CONFIGS)): check-%:
+	@echo "=== $* ==="
+	$(CMAKE) -S . -B $(BUILD)/$* $($*_ARGS) >/dev/null
+	$(CMAKE) --build $(BUILD)/$* -j $(JOBS)
+	cd $(BUILD)/$* && $(SETARCH) $(CTEST) --output-on-failure -j $(JOBS)
+
+# ThreadSanitizer cannot map its shadow memory under the widest ASLR some
+# kernels use; run its tests without address randomisation.
+check-tsan: SETARCH = setarch $$(uname -m) -R
+
+bench:
+	sh bench/run.sh $(BUILD)/bench
+
+clean:
+	rm -rf $(BUILD)

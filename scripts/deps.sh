@@ -1,0 +1,24 @@
+#!/bin/sh
+# Install the Debian packages a task needs, only those missing.
+#   deps.sh check   what `make check` needs (compilers, CMake, sanitizer runtimes)
+#   deps.sh bench   what `make bench` needs as well (C++20, GLib, Go, Python)
+set -eu
+what=${1:-check}
+pkgs="make cmake gcc clang libc6-dev libasan8 libubsan1 libtsan2 util-linux"
+if [ "$what" = bench ]; then
+	pkgs="$pkgs g++ libglib2.0-dev pkg-config golang-go python3"
+fi
+missing=""
+for p in $pkgs; do
+	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing="$missing $p"
+done
+[ -z "$missing" ] && exit 0
+echo "installing:$missing"
+if [ "$(id -u)" -ne 0 ]; then
+	echo "deps.sh: need root to install:$missing" >&2
+	exit 1
+fi
+export DEBIAN_FRONTEND=noninteractive
+apt-get update -qq || true
+# shellcheck disable=SC2086
+apt-get install -y -qq --no-install-recommends $missing

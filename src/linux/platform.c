@@ -1,0 +1,135 @@
+/*
+ * linux/platform.c - the Linux platform: futex word waits, futex_waitv for
+ * the object-or-stop wait, eventfd for wake descriptors.
+ *
+ * futex_waitv (Linux 5.16) sleeps on several words at once, so a waiter
+ * sleeps on its object's word and its stop's word together and a stop
+ * request is one store plus one FUTEX_WAKE: the stop keeps no list of
+ * waiters. The library probes for it once, at load. Without it (an older
+ * kernel, a seccomp filter, or GRACE_NO_FUTEX_WAITV set in the environment
+ * for tests) every wait and wake goes through the mutex + condvar engine of
+ * posix/lot.c instead: one engine at a time, so a waker never has to wake
+ * sleepers in both.
+ */
+#include "../platform.h"
+#include "../posix/lot.h"
+
+#include <errno.h>
+#include <limits.h>
+#include <linux/futex.h>
+#include <stdlib.h>
+#include <sys/eventfd.h>
+#include <sys/syscall.h>
+#include <time.h>
+#include <unistd.h>
+
+#ifndef SYS_futex_waitv
+#define SYS_futex_waitv 449
+#endif
+#ifndef FUTEX_32
+#define FUTEX_32 2
+#endif
+
+/* Our own copy of the kernel's struct futex_waitv, so older headers build. */
+struct waitv {
+	uint64_t val;
+	uint64_t uaddr;
+	uint32_t flags;
+	uint32_t reserved;
+};
+
+static bool use_lot;
+
+__attribute__((constructor)) static void probe(void)
+{
+	const char *e = getenv("GRACE_NO_FUTEX_WAITV");
+	if (e != NULL && e[0] != '\0' && e[0] != '0') {
+		use_lot = true;
+		return;
+	}
+	/* Zero words is invalid for a kernel that has the call: EINVAL. */
+	long r = syscall(SYS_futex_waitv, NULL, 0, 0, NULL, CLOCK_MONOTONIC);
+	use_lot = !(r == -1 && errno == EINVAL);
+}
+
+int64_t grace__os_now(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+static struct timespec to_ts(int64_t d)
+{
+	struct timespec ts = {.tv_sec = d / 1000000000, .tv_nsec = d % 1000000000};
+	return ts;
+}
+
+int grace__os_wait(_Atomic uint32_t *w, uint32_t val, int64_t d)
+{
+	if (use_lot)
+		return grace__lot_wait(w, val, NULL, d);
+	struct timespec ts = to_ts(d);
+	/* WAIT_BITSET takes an absolute CLOCK_MONOTONIC timeout. */
+	long r = syscall(SYS_futex, w, FUTEX_WAIT_BITSET_PRIVATE, val, d == INT64_MAX ? NULL : &ts, NULL,
+	                 FUTEX_BITSET_MATCH_ANY);
+	if (r == -1 && errno == ETIMEDOUT)
+		return -ETIMEDOUT;
+	return 0; /* woken, EAGAIN (value differed) or EINTR: the caller re-checks */
+}
+
+int grace__os_wait2(_Atomic uint32_t *w, uint32_t val, _Atomic uint32_t *w2, uint32_t val2, int64_t d)
+{
+	if (use_lot)
+		return -ENOSYS;
+	struct waitv v[2] = {
+	    {.val = val, .uaddr = (uintptr_t)w, .flags = FUTEX_32 | FUTEX_PRIVATE_FLAG},
+	    {.val = val2, .uaddr = (uintptr_t)w2, .flags = FUTEX_32 | FUTEX_PRIVATE_FLAG},
+	};
+	struct timespec ts = to_ts(d);
+	long r = syscall(SYS_futex_waitv, v, 2, 0, d == INT64_MAX ? NULL : &ts, CLOCK_MONOTONIC);
+	if (r == -1 && errno == ETIMEDOUT)
+		return -ETIMEDOUT;
+	return 0;
+}
+
+int grace__os_wait_or_stop(_Atomic uint32_t *w, uint32_t val, _Atomic uint32_t *stopw, int64_t d)
+{
+	return grace__lot_wait(w, val, stopw, d);
+}
+
+void grace__os_wake(_Atomic uint32_t *w, int n)
+{
+	if (use_lot) {
+		grace__lot_wake(w);
+		return;
+	}
+	syscall(SYS_futex, w, FUTEX_WAKE_PRIVATE, n, NULL, NULL, 0);
+}
+
+int grace__os_wakefd_open(int fds[2])
+{
+	int fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	if (fd < 0)
+		return -errno;
+	fds[0] = fds[1] = fd;
+	return 0;
+}
+
+void grace__os_wakefd_signal(const int fds[2])
+{
+	uint64_t one = 1;
+	ssize_t n;
+	do
+		n = write(fds[1], &one, sizeof one);
+	while (n < 0 && errno == EINTR);
+}
+
+void grace__os_wakefd_close(int fds[2])
+{
+	if (fds[0] >= 0)
+		close(fds[0]);
+	if (fds[1] >= 0 && fds[1] != fds[0])
+		close(fds[1]);
+	fds[0] = fds[1] = -1;
+}

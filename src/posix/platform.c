@@ -1,0 +1,85 @@
+/*
+ * posix/platform.c - the portable platform: mutex + condvar word waits
+ * (lot.c), a pipe for wake descriptors, clock_gettime for time. Nothing here
+ * needs more than POSIX.
+ */
+#include "../platform.h"
+#include "lot.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <time.h>
+#include <unistd.h>
+
+int64_t grace__os_now(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+int grace__os_wait(_Atomic uint32_t *w, uint32_t val, int64_t d)
+{
+	return grace__lot_wait(w, val, NULL, d);
+}
+
+int grace__os_wait2(_Atomic uint32_t *w, uint32_t val, _Atomic uint32_t *w2, uint32_t val2, int64_t d)
+{
+	(void)w, (void)val, (void)w2, (void)val2, (void)d;
+	return -ENOSYS;
+}
+
+int grace__os_wait_or_stop(_Atomic uint32_t *w, uint32_t val, _Atomic uint32_t *stopw, int64_t d)
+{
+	return grace__lot_wait(w, val, stopw, d);
+}
+
+void grace__os_wake(_Atomic uint32_t *w, int n)
+{
+	(void)n;
+	grace__lot_wake(w);
+}
+
+static int set_flags(int fd)
+{
+	int fl = fcntl(fd, F_GETFL);
+	if (fl < 0 || fcntl(fd, F_SETFL, fl | O_NONBLOCK) < 0 || fcntl(fd, F_SETFD, FD_CLOEXEC) < 0)
+		return -errno;
+	return 0;
+}
+
+int grace__os_wakefd_open(int fds[2])
+{
+	int p[2];
+	if (pipe(p) < 0)
+		return -errno;
+	int r = set_flags(p[0]);
+	if (r == 0)
+		r = set_flags(p[1]);
+	if (r < 0) {
+		close(p[0]);
+		close(p[1]);
+		return r;
+	}
+	fds[0] = p[0];
+	fds[1] = p[1];
+	return 0;
+}
+
+void grace__os_wakefd_signal(const int fds[2])
+{
+	char c = 1;
+	ssize_t n;
+	do
+		n = write(fds[1], &c, 1);
+	while (n < 0 && errno == EINTR);
+}
+
+void grace__os_wakefd_close(int fds[2])
+{
+	if (fds[0] >= 0)
+		close(fds[0]);
+	if (fds[1] >= 0 && fds[1] != fds[0])
+		close(fds[1]);
+	fds[0] = fds[1] = -1;
+}

@@ -1,0 +1,136 @@
+/*
+ * wait.c - the wait core: sleep until an object changes or a stop is
+ * requested, whichever comes first, or until a deadline. Every blocking call
+ * in grace (event, queue, sleep, join) is a loop around grace__wait().
+ *
+ * Protocol. An object exposes a 32-bit word that changes whenever a waiter
+ * might have something to do; its waker changes the word and then wakes it.
+ * A waiter reads the word (val), checks its condition, and calls
+ * grace__wait(w, val, stop, d), which sleeps only while *w == val. Because
+ * the kernel (or the lot's bucket mutex) compares the word atomically with
+ * going to sleep, a change made before the sleep makes the sleep return at
+ * once: the object's wake-up cannot be lost.
+ *
+ * The stop is the second word. On Linux the waiter sleeps on both words
+ * with futex_waitv. Before sleeping it sets SLEEPERS in the stop's word
+ * (one RMW, skipped when already set) and expects the word to read exactly
+ * SLEEPERS. A request does fetch_or(REQUESTED) and wakes the word only if
+ * it saw SLEEPERS. Both are read-modify-writes of the same word, so they are
+ * totally ordered: either the request sees SLEEPERS and wakes, or the
+ * waiter's futex_waitv sees REQUESTED in the word and does not sleep. The
+ * stop's wake-up cannot be lost either, and the stop keeps no waiter list.
+ *
+ * Where futex_waitv is missing the waiter registers a stop callback that
+ * wakes its object's word, and sleeps in the lot (posix/lot.c), which
+ * checks the stop's REQUESTED bit under the bucket mutex. The request sets
+ * REQUESTED before it runs callbacks and the callback takes the same mutex
+ * to wake, so the waiter either sees the bit or is asleep when the wake
+ * comes. grace_stop_off() then waits out a callback still running.
+ *
+ * Spin policy: before sleeping, a waiter re-checks both words SPIN_PAUSES
+ * times with a CPU pause, then yields SPIN_YIELDS times. A hand-off between
+ * two running threads then completes without a sleep (a futex round trip
+ * costs tens of microseconds here, the spin a fraction of one); a waiter
+ * whose condition does not come within that budget (about a microsecond or
+ * two) sleeps in the kernel and wakes zero times until woken. A try (a
+ * deadline already past) never spins.
+ */
+#include "internal.h"
+
+#include <limits.h>
+#include <sched.h>
+
+#define SPIN_PAUSES 200
+#define SPIN_YIELDS 4
+
+_Thread_local struct grace__blocked *grace__self_blocked;
+
+void grace__blocked_begin(const char *op, const char *name)
+{
+	struct grace__blocked *b = grace__self_blocked;
+	if (b == NULL)
+		return;
+	/* A seqlock: readers retry while seq is odd or changed under them. */
+	atomic_fetch_add_explicit(&b->seq, 1, memory_order_relaxed);
+	atomic_thread_fence(memory_order_release);
+	atomic_store_explicit(&b->op, op, memory_order_relaxed);
+	atomic_store_explicit(&b->name, name, memory_order_relaxed);
+	atomic_store_explicit(&b->since, grace__os_now(), memory_order_relaxed);
+	atomic_fetch_add_explicit(&b->seq, 1, memory_order_release);
+}
+
+void grace__blocked_end(void)
+{
+	grace__blocked_begin(NULL, NULL);
+}
+
+void grace__blocked_read(struct grace__blocked *b, const char **op, const char **name, int64_t *since)
+{
+	uint32_t s0, s1;
+	do {
+		s0 = atomic_load_explicit(&b->seq, memory_order_acquire);
+		*op = atomic_load_explicit(&b->op, memory_order_relaxed);
+		*name = atomic_load_explicit(&b->name, memory_order_relaxed);
+		*since = atomic_load_explicit(&b->since, memory_order_relaxed);
+		atomic_thread_fence(memory_order_acquire);
+		s1 = atomic_load_explicit(&b->seq, memory_order_relaxed);
+	} while ((s0 & 1u) != 0 || s0 != s1);
+}
+
+static void wake_word(void *arg)
+{
+	grace__os_wake(arg, INT32_MAX);
+}
+
+/* Sleep on the object and the stop; the stop is not requested at entry. */
+static int sleep_with_stop(_Atomic uint32_t *w, uint32_t val, grace_stop *stop, int64_t d)
+{
+	_Atomic uint32_t *sw = &stop->flag.word;
+	uint32_t sv = atomic_load_explicit(sw, memory_order_relaxed);
+	if ((sv & GRACE__STOP_SLEEPERS) == 0)
+		sv = atomic_fetch_or_explicit(sw, GRACE__STOP_SLEEPERS, memory_order_seq_cst) |
+		     GRACE__STOP_SLEEPERS;
+	if (sv & GRACE__STOP_REQUESTED)
+		return -ECANCELED;
+	int r = grace__os_wait2(w, val, sw, sv, d);
+	if (r != -ENOSYS)
+		return r;
+
+	grace_stop_cb cb = {0};
+	if (grace_stop_on(stop, &cb, wake_word, (void *)w) == 1)
+		return -ECANCELED;
+	r = grace__os_wait_or_stop(w, val, sw, d);
+	grace_stop_off(&cb);
+	return r;
+}
+
+int grace__wait(_Atomic uint32_t *w, uint32_t val, grace_stop *stop, int64_t d, const char *op,
+                const char *name)
+{
+	if (d != INT64_MAX && grace__os_now() >= d)
+		return atomic_load_explicit(w, memory_order_acquire) != val ? 0 : -ETIMEDOUT;
+
+	for (int i = 0; i < SPIN_PAUSES + SPIN_YIELDS; i++) {
+		if (atomic_load_explicit(w, memory_order_acquire) != val)
+			return 0;
+		if (grace_stop_requested(stop))
+			return -ECANCELED;
+		if (i < SPIN_PAUSES)
+			grace__os_pause();
+		else
+			sched_yield();
+	}
+
+	grace__blocked_begin(op, name);
+	int r = stop != NULL ? sleep_with_stop(w, val, stop, d) : grace__os_wait(w, val, d);
+	grace__blocked_end();
+
+	/* Whatever woke us, report what is true now: the object first. */
+	if (atomic_load_explicit(w, memory_order_acquire) != val)
+		return 0;
+	if (grace_stop_requested(stop))
+		return -ECANCELED;
+	if (r == -ETIMEDOUT || (d != INT64_MAX && grace__os_now() >= d))
+		return -ETIMEDOUT;
+	return 0;
+}
