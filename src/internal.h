@@ -102,4 +102,11 @@ void grace__blocked_end(void);
 /* Read a record consistently (from any thread). */
 void grace__blocked_read(struct grace__blocked *b, const char **op, const char **name, int64_t *since);
 
+/* ---- threads (src/thread.c) ---- */
+
+/* Print every live grace thread, one line each: its name and what it is
+ * blocked on, since when. Used by the signal escalation (outside any signal
+ * handler). */
+void grace__threads_print(FILE *f);
+
 #endif /* GRACE_INTERNAL_H */
