@@ -12,6 +12,7 @@
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdint.h>
+#include <string.h>
 
 /* Our own invariants (never a caller's mistake). Compiled out in release. */
 #ifdef GRACE_DEBUG
@@ -30,6 +31,17 @@
 
 #define GRACE_LIKELY(x) __builtin_expect(!!(x), 1)
 #define GRACE_UNLIKELY(x) __builtin_expect(!!(x), 0)
+
+/* ---- allocation (src/alloc.c) ---- */
+
+/* Every allocation goes through these, so that tests can fail the Nth one:
+ * setting grace__alloc_fail_countdown to n makes the nth allocation from
+ * then on fail (once). Free with free(). */
+extern _Atomic long grace__alloc_fail_countdown;
+void *grace__malloc(size_t n);
+void *grace__calloc(size_t n, size_t size);
+void *grace__realloc(void *p, size_t n);
+char *grace__strdup(const char *s);
 
 /* ---- stop (src/stop.c) ---- */
 

@@ -53,7 +53,7 @@ int grace_stop_new(grace_stop **out, grace_stop *parent)
 {
 	if (out == NULL || (parent != NULL && !grace__stop_live(parent)))
 		return -EINVAL;
-	grace_stop *s = calloc(1, sizeof *s);
+	grace_stop *s = grace__calloc(1, sizeof *s);
 	if (s == NULL)
 		return -ENOMEM;
 	if (pthread_mutex_init(&s->lock, NULL) != 0) {
