@@ -1,11 +1,15 @@
 # The Makefile only wraps CMake. `make check` builds and tests every
 # configuration; `make demo` builds and runs the demo; `make bench` runs the
-# benchmarks against their peers.
+# benchmarks against their peers. `make install` builds the release
+# configuration and installs it under $(PREFIX) (default /usr/local), staged
+# under $(DESTDIR) when that is set, as packagers expect.
 
 BUILD  ?= build
 JOBS   ?= $(shell nproc 2>/dev/null || echo 2)
 CMAKE  ?= cmake
 CTEST  ?= ctest
+PREFIX ?= /usr/local
+DESTDIR ?=
 
 # name:cmake-arguments:environment for each configuration `make check` runs.
 CONFIGS = gcc clang asan tsan portable
@@ -15,11 +19,16 @@ asan_ARGS     = -DCMAKE_C_COMPILER=gcc -DGRACE_SANITIZE=address,undefined
 tsan_ARGS     = -DCMAKE_C_COMPILER=gcc -DGRACE_SANITIZE=thread
 portable_ARGS = -DCMAKE_C_COMPILER=gcc -DGRACE_PORTABLE=ON
 
-.PHONY: all demo check $(addprefix check-,$(CONFIGS)) bench deps clean
+.PHONY: all demo install check $(addprefix check-,$(CONFIGS)) bench deps clean
 
 all:
 	$(CMAKE) -S . -B $(BUILD)/release -DCMAKE_BUILD_TYPE=Release >/dev/null
 	$(CMAKE) --build $(BUILD)/release -j $(JOBS)
+
+install:
+	$(CMAKE) -S . -B $(BUILD)/release -DCMAKE_BUILD_TYPE=Release -DCMAKE_INSTALL_PREFIX=$(PREFIX) >/dev/null
+	$(CMAKE) --build $(BUILD)/release -j $(JOBS)
+	DESTDIR="$(DESTDIR)" $(CMAKE) --install $(BUILD)/release
 
 demo: all
 	./$(BUILD)/release/demo
