@@ -108,7 +108,7 @@ done
 codes=$(awk '/^## / {on = ($0 == "## ERRORS")} on && /^- `-E[A-Z0-9]+`/' "$src"/docs/*.md |
 	sed 's/^- `-\(E[A-Z0-9]*\)`.*/\1/' | sort -u)
 if [ -x "$build/errname" ]; then
-	"$build/errname" $codes >"$tmp/codes" || { grep 'not' "$tmp/codes"; err "pages list codes grace_strerror does not name"; }
+	"$build/errname" $codes >"$tmp/codes" || { grep -e "does not name" -e "not an errno name" "$tmp/codes"; err "pages list codes grace_strerror does not name"; }
 	for c in $("$build/errname"); do
 		awk '/^## / {on = ($0 == "## ERRORS")} on' "$src/docs/grace.md" | grep -q "^- \`-$c\`" ||
 			err "grace(7) does not list $c, which grace_strerror names"
