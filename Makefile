@@ -19,12 +19,13 @@ asan_ARGS     = -DCMAKE_C_COMPILER=gcc -DGRACE_SANITIZE=address,undefined
 tsan_ARGS     = -DCMAKE_C_COMPILER=gcc -DGRACE_SANITIZE=thread
 portable_ARGS = -DCMAKE_C_COMPILER=gcc -DGRACE_PORTABLE=ON
 
-.PHONY: all demo install check $(addprefix check-,$(CONFIGS)) bench deps clean
+.PHONY: all demo check $(addprefix check-,$(CONFIGS)) bench deps clean
 
 all:
 	$(CMAKE) -S . -B $(BUILD)/release -DCMAKE_BUILD_TYPE=Release >/dev/null
 	$(CMAKE) --build $(BUILD)/release -j $(JOBS)
 
+.PHONY: install
 install:
 	$(CMAKE) -S . -B $(BUILD)/release -DCMAKE_BUILD_TYPE=Release -DCMAKE_INSTALL_PREFIX=$(PREFIX) >/dev/null
 	$(CMAKE) --build $(BUILD)/release -j $(JOBS)
