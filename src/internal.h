@@ -150,7 +150,7 @@ struct grace_thread {
 	char name[]; /* the full name */
 };
 
-/* Thread states allocated and not yet freed (relaxed; for tests). */
+/* Thread states allocated and not yet freed (for tests; see thread.c). */
 extern _Atomic long grace__thread_states;
 
 /* Start a thread; with `g`, as a member of that group (the caller holds the

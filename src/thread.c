@@ -53,7 +53,7 @@ static _Atomic(grace_thread *) quarantine[QUARANTINE];
 static _Atomic unsigned quarantine_pos;
 
 /* States allocated and not yet freed; tests read it to see that an
- * abandoned thread freed itself. Relaxed: a statistic, ordered by nothing. */
+ * abandoned thread freed itself (the decrement is a release, see destroy). */
 _Atomic long grace__thread_states;
 
 static void finish(grace_thread *t, int result);
@@ -111,7 +111,9 @@ static void destroy(grace_thread *t)
 	atomic_store_explicit(&t->magic, 0, memory_order_release);
 	unsigned i = atomic_fetch_add_explicit(&quarantine_pos, 1, memory_order_relaxed) % QUARANTINE;
 	free(atomic_exchange_explicit(&quarantine[i], t, memory_order_acq_rel));
-	atomic_fetch_sub_explicit(&grace__thread_states, 1, memory_order_relaxed);
+	/* Release: a test that sees the count drop also sees everything the
+	 * thread did before it freed its state. */
+	atomic_fetch_sub_explicit(&grace__thread_states, 1, memory_order_release);
 }
 
 /* Cut the link from a thread's stop to its parent once the parent has been

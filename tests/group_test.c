@@ -218,6 +218,18 @@ static int event_no_stop(grace_stop *stop, void *arg)
 	return r;
 }
 
+/* Whether the member named `name` sleeps in a grace call now. */
+static bool member_asleep(grace_group *g, const char *name)
+{
+	bool asleep = false;
+	pthread_mutex_lock(&g->lock);
+	for (grace_thread *t = g->head; t != NULL; t = t->gnext)
+		if (strcmp(t->name, name) == 0)
+			asleep = atomic_load(&t->blocked.op) != NULL;
+	pthread_mutex_unlock(&g->lock);
+	return asleep;
+}
+
 TEST(shutdown_with_stragglers)
 {
 	long base = atomic_load(&grace__thread_states);
@@ -232,6 +244,7 @@ TEST(shutdown_with_stragglers)
 	ASSERT_RC(grace_group_spawn(g, "good-2", wait_for_stop, &started), 0);
 	ASSERT_RC(grace_group_spawn(g, "deaf", event_no_stop, &s2), 0);
 	WAIT_UNTIL(atomic_load(&started) == 2 && atomic_load(&s.started) == 1 && atomic_load(&s2.started) == 1);
+	WAIT_UNTIL(member_asleep(g, "deaf"));
 	grace_report *rep = NULL;
 	grace_deadline t0 = grace_now();
 	ASSERT_RC(grace_group_shutdown(g, 3, t0 + 100 * 1000000, &rep), -ETIMEDOUT);
