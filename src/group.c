@@ -3,15 +3,18 @@
  * them all down by one deadline and report on each.
  *
  * Design. The group keeps its members (threads neither joined nor given up)
- * in spawn order under its lock. Every member's exit bumps the group's word
- * after setting its own EXITED bit (thread.c), so grace_group_wait and
- * grace_group_shutdown sleep on that one word with grace__wait and, at each
- * change, take the members that have exited off the list and join them
- * outside the lock: no polling, and a thread is joined by exactly one
- * caller. `waiters` counts the callers that may sleep on the word, so an
- * exit makes the wake system call only when someone may be asleep: the
- * waiter raises it before it reads the word, the exit reads it after its
- * RMW on the word, both seq_cst, so one of them sees the other.
+ * in spawn order under its lock. The group's word counts the members still
+ * running: a spawn raises it, and every member's exit lowers it after
+ * setting its own EXITED bit (thread.c); only the exit that brings it to
+ * zero wakes the word. grace_group_wait and grace_group_shutdown sleep on
+ * that one word with grace__wait, so they wake once when the last member
+ * exits (or at their deadline), not once per exit, and then take the exited
+ * members off the list and join them outside the lock: no polling, and a
+ * thread is joined by exactly one caller. `waiters` counts the callers that
+ * may sleep on the word, so the last exit makes the wake system call only
+ * when someone may be asleep: the waiter raises it before it reads the
+ * word, the exit reads it after its RMW on the word, both seq_cst, so one of
+ * them sees the other.
  *
  * A member that returns non-zero records itself as the first failure (one
  * compare-and-swap) and requests the group's stop with
@@ -33,6 +36,15 @@ static bool group_live(const grace_group *g)
 	       atomic_load_explicit(&((grace_group *)(uintptr_t)g)->magic, memory_order_acquire) == GROUP_MAGIC;
 }
 
+/* One member fewer running; the last one wakes the waiters. */
+static void running_dec(grace_group *g)
+{
+	/* Seq_cst: see the top comment (pairs with the waiter's raise). */
+	if (atomic_fetch_sub_explicit(&g->word, 1, memory_order_seq_cst) == 1 &&
+	    atomic_load_explicit(&g->waiters, memory_order_seq_cst) != 0)
+		grace__wake(&g->word, INT32_MAX);
+}
+
 void grace__group_member_exited(grace_group *g, int result)
 {
 	if (result != 0) {
@@ -41,10 +53,12 @@ void grace__group_member_exited(grace_group *g, int result)
 		                                            memory_order_relaxed))
 			grace__stop_request(g->stop, GRACE_REASON_SIBLING_FAILED);
 	}
-	/* Seq_cst: see the top comment (pairs with the waiter's raise). */
-	atomic_fetch_add_explicit(&g->word, 1, memory_order_seq_cst);
-	if (atomic_load_explicit(&g->waiters, memory_order_seq_cst) != 0)
-		grace__wake(&g->word, INT32_MAX);
+	running_dec(g);
+}
+
+void grace__group_member_abandoned(grace_group *g)
+{
+	running_dec(g);
 }
 
 int grace_group_new(grace_group **out, const char *name, grace_stop *parent)
@@ -83,7 +97,11 @@ int grace_group_spawn(grace_group *g, const char *name, grace_thread_fn fn, void
 		return -EINVAL;
 	}
 	grace_thread *t;
+	/* Counted before it starts: it may exit at once. */
+	atomic_fetch_add_explicit(&g->word, 1, memory_order_relaxed);
 	int r = grace__thread_start(&t, name, fn, arg, g->stop, NULL, g);
+	if (r < 0)
+		running_dec(g);
 	if (r == 0) {
 		t->gnext = NULL;
 		t->gprev = g->tail;
@@ -142,27 +160,34 @@ int grace_group_wait(grace_group *g, grace_deadline d)
 	if (!group_live(g))
 		return -EINVAL;
 	atomic_fetch_add_explicit(&g->waiters, 1, memory_order_seq_cst);
+	bool late = false;
 	int r;
 	for (;;) {
-		uint32_t w = atomic_load_explicit(&g->word, memory_order_seq_cst);
-		pthread_mutex_lock(&g->lock);
-		grace_thread *done = take_locked(g, false);
-		bool empty = g->head == NULL;
-		pthread_mutex_unlock(&g->lock);
-		while (done != NULL) {
-			grace_thread *next = done->gnext;
-			grace__thread_reap(done, NULL, NULL);
-			done = next;
+		uint32_t running = atomic_load_explicit(&g->word, memory_order_seq_cst);
+		if (running == 0 || late) {
+			pthread_mutex_lock(&g->lock);
+			grace_thread *done = take_locked(g, false);
+			bool empty = g->head == NULL;
+			pthread_mutex_unlock(&g->lock);
+			while (done != NULL) {
+				grace_thread *next = done->gnext;
+				grace__thread_reap(done, NULL, NULL);
+				done = next;
+			}
+			if (empty) {
+				/* Every member was joined, so every exit path,
+				 * with its record of a failure, came before. */
+				r = atomic_load_explicit(&g->first_result, memory_order_relaxed);
+				break;
+			}
+			if (late) {
+				r = -ETIMEDOUT;
+				break;
+			}
+			continue; /* a spawn came in since the load */
 		}
-		if (empty) {
-			/* Every member was joined, so every exit path, with its
-			 * record of a failure, happened before this load. */
-			r = atomic_load_explicit(&g->first_result, memory_order_relaxed);
-			break;
-		}
-		r = grace__wait(&g->word, w, NULL, d, "group_wait", g->name);
-		if (r == -ETIMEDOUT)
-			break;
+		if (grace__wait(&g->word, running, NULL, d, "group_wait", g->name) == -ETIMEDOUT)
+			late = true; /* one more look first */
 	}
 	atomic_fetch_sub_explicit(&g->waiters, 1, memory_order_release);
 	return r;
@@ -211,23 +236,22 @@ int grace_group_shutdown(grace_group *g, int reason, grace_deadline d, grace_rep
 	}
 	grace_stop_request(g->stop, reason);
 
+	/* No spawn can come in now: the count only falls. */
 	atomic_fetch_add_explicit(&g->waiters, 1, memory_order_seq_cst);
-	bool late = false;
 	for (;;) {
-		uint32_t w = atomic_load_explicit(&g->word, memory_order_seq_cst);
-		pthread_mutex_lock(&g->lock);
-		grace_thread *done = take_locked(g, false);
-		bool empty = g->head == NULL;
-		pthread_mutex_unlock(&g->lock);
-		/* Acquire the members' fields read below: each EXITED was seen
-		 * with an acquire load in take_locked. */
-		reap_into(done, rep, t0, &nomem);
-		if (empty || late)
-			break;
-		if (grace__wait(&g->word, w, NULL, d, "group_shutdown", g->name) == -ETIMEDOUT)
-			late = true; /* one more look, then the rest straggled */
+		uint32_t running = atomic_load_explicit(&g->word, memory_order_seq_cst);
+		if (running == 0 ||
+		    grace__wait(&g->word, running, NULL, d, "group_shutdown", g->name) == -ETIMEDOUT)
+			break; /* all exited, or the deadline: one more look below */
 	}
 	atomic_fetch_sub_explicit(&g->waiters, 1, memory_order_release);
+
+	/* Join every member that exited (each EXITED seen with an acquire load
+	 * in take_locked, so its result and exit time are visible). */
+	pthread_mutex_lock(&g->lock);
+	grace_thread *done = take_locked(g, false);
+	pthread_mutex_unlock(&g->lock);
+	reap_into(done, rep, t0, &nomem);
 
 	pthread_mutex_lock(&g->lock);
 	grace_thread *rest = take_locked(g, true);

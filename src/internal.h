@@ -176,15 +176,18 @@ struct grace_group {
 	grace_thread *head, *tail; /* members, in spawn order */
 	size_t members;
 	bool shutting_down;
-	_Atomic uint32_t word;      /* bumped by every member's exit */
+	_Atomic uint32_t word;      /* members running: a spawn raises it, an exit lowers it */
 	_Atomic uint32_t waiters;   /* callers that may sleep on word */
 	_Atomic int first_result;   /* the first non-zero result, 0 until then */
 	char name[];
 };
 
-/* Called by an exiting member with the group link held: count the exit in
+/* Called by an exiting member with its group link held: count the exit in
  * the group's word and, for a non-zero result, stop the siblings. */
 void grace__group_member_exited(struct grace_group *g, int result);
+
+/* Called by the abandon of a member that has not exited, link held. */
+void grace__group_member_abandoned(struct grace_group *g);
 
 /* ---- reports (src/report.c) ---- */
 

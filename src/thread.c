@@ -7,8 +7,10 @@
  * cleanup handlers, sets EXITED in the state word and wakes a joiner if
  * WAITING says one may sleep; a group member then counts its exit in the
  * group's word; last, the thread sets RELEASED and touches nothing more. A
- * join sleeps on the word (grace__wait, never polling) until EXITED, then
- * pthread_joins and frees the state. An abandon detaches the pthread and sets
+ * join with a deadline sleeps on the word (grace__wait, never polling) until
+ * EXITED, then pthread_joins and frees the state; a join without one is a
+ * plain pthread_join, which sleeps until the kernel wakes it at the thread's
+ * end, so neither side pays for the word. An abandon detaches the pthread and sets
  * ABANDONED: whichever of ABANDONED and RELEASED comes second frees the
  * state, so an abandoned thread keeps its state, its stop included, exactly
  * as long as it runs. Freed states keep their memory for a while in a small
@@ -162,9 +164,13 @@ static void finish(grace_thread *t, int result)
 	if (old & GRACE__T_WAITING)
 		grace__wake(&t->state, INT32_MAX);
 
+	/* The link is cleared once used: a later abandon then knows that the
+	 * group has counted this exit. */
 	pthread_mutex_lock(&t->lock);
-	if (t->group != NULL)
+	if (t->group != NULL) {
 		grace__group_member_exited(t->group, t->result);
+		t->group = NULL;
+	}
 	pthread_mutex_unlock(&t->lock);
 
 	/* Acq_rel: pairs with the abandon's RMW, so whichever comes second
@@ -342,6 +348,18 @@ int grace_thread_join(grace_thread *t, grace_deadline d, int *result)
 		return r;
 	/* Acquire: pairs with the exit's release RMW (result, exit_ns). */
 	uint32_t s = atomic_load_explicit(&t->state, memory_order_acquire);
+	if (!(s & GRACE__T_EXITED) && d == GRACE_FOREVER) {
+		/* Without a deadline pthread_join is the whole wait: it sleeps
+		 * until the kernel's wake-up at the thread's end, and the thread
+		 * then skips its own wake (no WAITING). */
+		grace__blocked_begin("thread_join", t->name);
+		pthread_join(t->tid, NULL);
+		grace__blocked_end();
+		if (result != NULL)
+			*result = t->result;
+		destroy(t);
+		return 0;
+	}
 	if (!(s & GRACE__T_EXITED)) {
 		/* Seq_cst: ordered against the exit's RMW (see finish). */
 		s = atomic_fetch_or_explicit(&t->state, GRACE__T_WAITING, memory_order_seq_cst) |
@@ -364,7 +382,11 @@ void grace__thread_release(grace_thread *t)
 {
 	detach_stop(t->stop);
 	pthread_mutex_lock(&t->lock);
-	t->group = NULL;
+	if (t->group != NULL) {
+		/* Not counted out yet: it leaves the running count now. */
+		grace__group_member_abandoned(t->group);
+		t->group = NULL;
+	}
 	pthread_mutex_unlock(&t->lock);
 	pthread_detach(t->tid);
 	/* Acq_rel: pairs with the thread's RELEASED RMW (see finish). */
