@@ -412,7 +412,8 @@ GRACE_API grace_stop *grace_group_get_stop(grace_group *g);
  * requests the group's stop with GRACE_REASON_SIBLING_FAILED from its own
  * way out, whether or not anyone waits. Returns 0 when every thread returned
  * 0, otherwise the first non-zero result; -ETIMEDOUT at the deadline (the
- * threads go on: wait again or shut down); -EINVAL for NULL. The threads it
+ * threads go on: wait again or shut down); -EINVAL for NULL or when called
+ * by a thread of the group (it would wait for itself). The threads it
  * saw end are joined either way. Sleeps on the group (no polling); may be
  * called from several threads at once. */
 GRACE_API int grace_group_wait(grace_group *g, grace_deadline d);
@@ -425,7 +426,8 @@ GRACE_API int grace_group_wait(grace_group *g, grace_deadline d);
  * the call to its exit, or, for a straggler, what it is blocked on and for
  * how long. Returns 0 when every thread ended by the deadline, whatever
  * their results (those are in the report); -ETIMEDOUT when any straggled;
- * -EINVAL for NULL, reason <= 0, or a second shutdown; -ENOMEM when the
+ * -EINVAL for NULL, reason <= 0, a second shutdown, or a call from a
+ * thread of the group; -ENOMEM when the
  * report could not be made (the shutdown still happened; *report is NULL).
  * Blocks until every thread ends or the deadline passes. */
 GRACE_API int grace_group_shutdown(grace_group *g, int reason, grace_deadline d, grace_report **report);

@@ -36,6 +36,13 @@ static bool group_live(const grace_group *g)
 	       atomic_load_explicit(&((grace_group *)(uintptr_t)g)->magic, memory_order_acquire) == GROUP_MAGIC;
 }
 
+/* Whether the caller is a member of `g`: it would wait for itself. */
+static bool called_from_member(const grace_group *g)
+{
+	grace_thread *self = grace_thread_self();
+	return self != NULL && self->home == g;
+}
+
 /* One member fewer running; the last one wakes the waiters. */
 static void running_dec(grace_group *g)
 {
@@ -157,7 +164,7 @@ static grace_thread *take_locked(grace_group *g, bool all)
 
 int grace_group_wait(grace_group *g, grace_deadline d)
 {
-	if (!group_live(g))
+	if (!group_live(g) || called_from_member(g))
 		return -EINVAL;
 	atomic_fetch_add_explicit(&g->waiters, 1, memory_order_seq_cst);
 	bool late = false;
@@ -215,7 +222,7 @@ static void reap_into(grace_thread *done, grace_report *rep, int64_t t0, bool *n
 
 int grace_group_shutdown(grace_group *g, int reason, grace_deadline d, grace_report **report)
 {
-	if (!group_live(g) || reason <= 0)
+	if (!group_live(g) || reason <= 0 || called_from_member(g))
 		return -EINVAL;
 	int64_t t0 = grace__os_now();
 	pthread_mutex_lock(&g->lock);

@@ -135,7 +135,7 @@ struct grace_thread {
 	int64_t exit_ns;         /* when it exited; written before EXITED */
 	bool finishing;          /* the thread's own: its way out has begun */
 	bool finished;           /* the thread's own: the bookkeeping is done */
-	bool in_group;           /* fixed at start: the group owns the handle */
+	struct grace_group *home; /* fixed at start: the group that owns the handle */
 	/* Cleanup handlers, a stack: the thread's own, no lock. */
 	struct grace__defer *defers;
 	size_t ndefers, capdefers;

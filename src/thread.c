@@ -248,7 +248,7 @@ int grace__thread_start(grace_thread **out, const char *name, grace_thread_fn fn
 	t->fn = fn;
 	t->arg = arg;
 	t->group = g;
-	t->in_group = g != NULL;
+	t->home = g;
 	t->defers = t->inline_defers;
 	t->capdefers = sizeof t->inline_defers / sizeof t->inline_defers[0];
 	atomic_store_explicit(&t->blocked.since, grace__os_now(), memory_order_relaxed);
@@ -320,7 +320,7 @@ grace_thread *grace_thread_self(void)
  * never return), or already claimed by a join in another thread. */
 static int claim(grace_thread *t, bool joining)
 {
-	if (!handle_live(t) || t->in_group || (joining && t == tls_self))
+	if (!handle_live(t) || t->home != NULL || (joining && t == tls_self))
 		return -EINVAL;
 	uint32_t s = atomic_load_explicit(&t->state, memory_order_relaxed);
 	do {

@@ -296,11 +296,16 @@ static int spawn_on_stop(grace_stop *stop, void *arg)
 static int join_or_abandon_self(grace_stop *stop, void *arg)
 {
 	(void)stop;
-	(void)arg;
+	grace_group *g = arg;
 	if (grace_thread_join(grace_thread_self(), grace_now(), NULL) != -EINVAL)
 		return 1;
 	if (grace_thread_abandon(grace_thread_self()) != -EINVAL)
 		return 2;
+	/* A member that waits for its own group would wait for itself. */
+	if (grace_group_wait(g, grace_now()) != -EINVAL)
+		return 3;
+	if (grace_group_shutdown(g, 1, grace_now(), NULL) != -EINVAL)
+		return 4;
 	return 0;
 }
 
@@ -322,7 +327,7 @@ TEST(misuse)
 
 	ASSERT_RC(grace_group_new(&g, NULL, NULL), 0); /* NULL name: "group" */
 	ASSERT_RC(grace_group_spawn(g, "x", NULL, NULL), -EINVAL);
-	ASSERT_RC(grace_group_spawn(g, NULL, join_or_abandon_self, NULL), 0); /* NULL name: "thread" */
+	ASSERT_RC(grace_group_spawn(g, NULL, join_or_abandon_self, g), 0); /* NULL name: "thread" */
 	ASSERT_RC(grace_group_spawn(g, "spawner", spawn_on_stop, g), 0);
 	ASSERT_RC(grace_group_shutdown(g, 0, GRACE_FOREVER, &rep), -EINVAL);
 	ASSERT_RC(grace_group_shutdown(g, -2, GRACE_FOREVER, &rep), -EINVAL);
