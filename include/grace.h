@@ -375,7 +375,12 @@ GRACE_API grace_thread *grace_thread_self(void);
  * pthread_exit. A grace thread that calls pthread_exit itself ends as if by
  * grace_thread_exit(0). Called from a cleanup handler, it runs the handlers
  * left and keeps the first result. */
-GRACE_API _Noreturn void grace_thread_exit(int result);
+#ifdef __cplusplus
+#define GRACE__NORETURN [[noreturn]]
+#else
+#define GRACE__NORETURN _Noreturn
+#endif
+GRACE__NORETURN GRACE_API void grace_thread_exit(int result);
 
 /* Push a cleanup handler on the calling grace thread: the handlers run
  * last-in first-out, each exactly once, on every way out: its function
