@@ -75,7 +75,7 @@ int grace_group_new(grace_group **out, const char *name, grace_stop *parent)
 	if (name == NULL)
 		name = "group";
 	size_t len = strlen(name);
-	grace_group *g = calloc(1, sizeof *g + len + 1);
+	grace_group *g = grace__calloc(1, sizeof *g + len + 1);
 	if (g == NULL)
 		return -ENOMEM;
 	memcpy(g->name, name, len + 1);

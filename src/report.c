@@ -20,7 +20,7 @@ static char *dup_str(const char *s)
 	if (s == NULL)
 		return NULL;
 	size_t n = strlen(s) + 1;
-	char *d = malloc(n);
+	char *d = grace__malloc(n);
 	if (d != NULL)
 		memcpy(d, s, n);
 	return d;
@@ -28,12 +28,12 @@ static char *dup_str(const char *s)
 
 grace_report *grace__report_new(const char *group, int reason, size_t cap)
 {
-	grace_report *r = calloc(1, sizeof *r);
+	grace_report *r = grace__calloc(1, sizeof *r);
 	if (r == NULL)
 		return NULL;
 	r->group = dup_str(group != NULL ? group : "");
 	r->cap = cap > 0 ? cap : 1;
-	r->entries = calloc(r->cap, sizeof *r->entries);
+	r->entries = grace__calloc(r->cap, sizeof *r->entries);
 	if (r->group == NULL || r->entries == NULL) {
 		free(r->group);
 		free(r->entries);
@@ -47,7 +47,7 @@ grace_report *grace__report_new(const char *group, int reason, size_t cap)
 int grace__report_add(grace_report *r, const grace_report_entry *e)
 {
 	if (r->count == r->cap) {
-		grace_report_entry *ne = realloc(r->entries, r->cap * 2 * sizeof *ne);
+		grace_report_entry *ne = grace__realloc(r->entries, r->cap * 2 * sizeof *ne);
 		if (ne == NULL)
 			return -ENOMEM;
 		r->entries = ne;

@@ -233,7 +233,7 @@ int grace__thread_start(grace_thread **out, const char *name, grace_thread_fn fn
 	pthread_once(&exit_key_once, exit_key_init);
 
 	size_t len = strlen(name);
-	grace_thread *t = calloc(1, sizeof *t + len + 1);
+	grace_thread *t = grace__calloc(1, sizeof *t + len + 1);
 	if (t == NULL)
 		return -ENOMEM;
 	memcpy(t->name, name, len + 1);
@@ -423,11 +423,11 @@ int grace_defer(void (*fn)(void *arg), void *arg)
 		size_t cap = t->capdefers * 2;
 		struct grace__defer *nd;
 		if (t->defers == t->inline_defers) {
-			nd = malloc(cap * sizeof *nd);
+			nd = grace__malloc(cap * sizeof *nd);
 			if (nd != NULL)
 				memcpy(nd, t->defers, t->ndefers * sizeof *nd);
 		} else {
-			nd = realloc(t->defers, cap * sizeof *nd);
+			nd = grace__realloc(t->defers, cap * sizeof *nd);
 		}
 		if (nd == NULL)
 			return -ENOMEM;
