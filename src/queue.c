@@ -15,24 +15,32 @@
  * An unbounded queue keeps a growable ring under `lock` and maintains the
  * same counters, so everything above the two try-operations is shared.
  *
- * Waiting (only when empty or full) is an eventcount per side. A getter
- * registers (getters++, seq_cst), reads get_word, re-tries the queue, and
- * sleeps in grace__wait() while get_word is unchanged. A put publishes its
- * slot with a seq_cst exchange and then reads `getters` (seq_cst): of the
- * two RMW-then-load pairs one must see the other, so either the put sees the
- * getter and bumps get_word + wakes one sleeper, or the getter's re-try sees
- * the item. Puts on a full queue mirror this with putters/put_word, woken by
- * a get's release of its slot. One item wakes one getter: no herd.
+ * Waiting (only when empty or full) is an eventcount per side with wake-up
+ * tokens. A side's `count` holds its registered waiters and the wake-ups
+ * issued but not yet absorbed. A getter spins briefly, then registers
+ * (seq_cst RMW), and loops: read the word, absorb all tokens, re-try the
+ * queue, sleep in grace__wait() while the word is unchanged. A put
+ * publishes its slot with a seq_cst exchange and then loads `count`
+ * (seq_cst): of the two RMW-then-load pairs one must see the other, so
+ * either the put sees the waiter or the waiter's re-try sees the item.
+ * The put signals only while waiters outnumber tokens: it adds a token,
+ * bumps the word and wakes one sleeper. One item wakes one getter (no
+ * herd), and while a woken getter is on its way no further put makes a
+ * system call. Tokens are absorbed before every re-try, so a getter that
+ * slept again after a wake-up (its item taken by someone faster) is once
+ * more a waiter without a token, and the next item wakes it. Full queues
+ * mirror all this for putters, signalled by a get's release of its slot.
  *
- * A registered waiter that leaves with an error (stopped or timed out) may
- * have consumed a wake-up meant for an item; it passes one on (bump + wake
- * one) when an item is ready and others still wait. A registered waiter
- * that succeeds does the same for the next ready item, which covers a wake
- * consumed while the head slot was still being filled by a slower put. A
- * put that publishes into a closed queue wakes every getter, so the last
- * in-flight item of a DRAIN shutdown lets the others see "closed and empty".
- * Shutdown sets CLOSED, then bumps every word and wakes all: a waiter that
- * read its word before the bump cannot sleep through it.
+ * Passing wake-ups on. A waiter leaves by absorbing every token: one may
+ * have been meant for it. If it leaves with an error (stopped, timed out)
+ * and an item is ready, it signals, so no getter sleeps beside an item. If
+ * it leaves with an item and the next one is ready, it signals as well:
+ * that covers a wake-up spent while the head slot was claimed by a slower
+ * put but not yet filled. A put that publishes into a closed queue wakes
+ * every getter, so the last in-flight item of a DRAIN shutdown lets the
+ * others see "closed and empty". Shutdown sets CLOSED, then bumps every
+ * word and wakes all: a waiter that read its word before the bump cannot
+ * sleep through it, and one that read it after sees the flags.
  *
  * join counts: items put (enq), task_done calls (done) and items drained
  * (drained); done + drained <= deq <= enq always, and all_done() reads them
@@ -77,6 +85,18 @@ struct slot {
 	void *item; /* written before seq publishes it, read after */
 };
 
+/* One side's waiters: the word they sleep on, and in `count` the number of
+ * registered waiters (low 32 bits) and of wake-ups issued that no waiter
+ * has absorbed yet (high 32 bits). */
+struct waitq {
+	_Atomic uint32_t word;
+	_Atomic uint64_t count;
+};
+
+#define WQ_WAITERS(c) ((uint32_t)(c))
+#define WQ_TOKENS(c) ((uint32_t)((c) >> 32))
+#define WQ_TOKEN (UINT64_C(1) << 32)
+
 struct name_node {
 	struct name_node *next;
 	char s[];
@@ -99,10 +119,8 @@ struct grace_queue {
 
 	_Alignas(64) _Atomic uint64_t enq; /* items put (claimed), | CLOSED */
 	_Alignas(64) _Atomic uint64_t deq; /* items taken, | CLOSED after IMMEDIATE */
-	_Alignas(64) _Atomic uint32_t get_word;
-	_Atomic uint32_t getters; /* getters registered as waiters */
-	_Alignas(64) _Atomic uint32_t put_word;
-	_Atomic uint32_t putters;
+	_Alignas(64) struct waitq getq; /* getters waiting for an item */
+	_Alignas(64) struct waitq putq; /* putters waiting for room */
 	_Alignas(64) _Atomic uint32_t join_word;
 	_Atomic uint32_t joiners;
 	_Atomic uint32_t busy; /* threads inside a waiting path: free answers -EBUSY */
@@ -136,18 +154,62 @@ static inline struct slot *slot_at(grace_queue *q, uint64_t pos)
 	return &q->slots[q->pow2 ? (size_t)(pos & q->mask) : (size_t)(pos % q->cap)];
 }
 
-static void wake_one(_Atomic uint32_t *w)
-{
-	/* Seq_cst: the change is ordered after whatever made the waiter's
-	 * condition true, and before the wake, so the sleep cannot miss it. */
-	atomic_fetch_add_explicit(w, 1, memory_order_seq_cst);
-	grace__wake(w, 1);
-}
-
 static void wake_all(_Atomic uint32_t *w)
 {
+	/* Seq_cst: the change is ordered after whatever made the waiters'
+	 * condition true, and before the wake, so no sleep can miss it. */
 	atomic_fetch_add_explicit(w, 1, memory_order_seq_cst);
 	grace__wake(w, INT32_MAX);
+}
+
+/* Wake one waiter, unless every registered waiter already has a wake-up
+ * coming: then nothing (no system call while a woken waiter is on its
+ * way). Seq_cst load: the second half of a waker's Dekker pair. */
+static inline void wq_signal(struct waitq *wq)
+{
+	uint64_t c = atomic_load_explicit(&wq->count, memory_order_seq_cst);
+	while (GRACE_UNLIKELY(WQ_WAITERS(c) > WQ_TOKENS(c))) {
+		if (atomic_compare_exchange_weak_explicit(&wq->count, &c, c + WQ_TOKEN, memory_order_seq_cst,
+		                                          memory_order_seq_cst)) {
+			atomic_fetch_add_explicit(&wq->word, 1, memory_order_seq_cst);
+			grace__wake(&wq->word, 1);
+			return;
+		}
+	}
+}
+
+/* Register as a waiter. Seq_cst: the first half of a waiter's Dekker pair
+ * (it is followed by the waiter's re-check of the queue). */
+static void wq_register(struct waitq *wq)
+{
+	atomic_fetch_add_explicit(&wq->count, 1, memory_order_seq_cst);
+}
+
+/* Absorb every pending wake-up: the caller is awake and about to re-check
+ * the queue, so any item those wake-ups announced is visible to it. After
+ * this, a new item finds a waiter without a wake-up and signals again. */
+static void wq_absorb(struct waitq *wq)
+{
+	uint64_t c = atomic_load_explicit(&wq->count, memory_order_seq_cst);
+	while (WQ_TOKENS(c) != 0 &&
+	       !atomic_compare_exchange_weak_explicit(&wq->count, &c, (uint64_t)WQ_WAITERS(c), memory_order_seq_cst,
+	                                              memory_order_seq_cst))
+		;
+}
+
+/* Leave, absorbing the pending wake-ups (one may have been meant for us);
+ * the caller then passes one on if there is something to wake for. */
+static void wq_leave(struct waitq *wq)
+{
+	uint64_t c = atomic_load_explicit(&wq->count, memory_order_seq_cst);
+	while (!atomic_compare_exchange_weak_explicit(&wq->count, &c, (uint64_t)(WQ_WAITERS(c) - 1),
+	                                              memory_order_seq_cst, memory_order_seq_cst))
+		;
+}
+
+static inline bool wq_has_waiters(struct waitq *wq)
+{
+	return WQ_WAITERS(atomic_load_explicit(&wq->count, memory_order_seq_cst)) != 0;
 }
 
 /* ---- the two try-operations: 0, -EAGAIN (full/empty), -ESHUTDOWN ---- */
@@ -172,7 +234,7 @@ static int bounded_put(grace_queue *q, void *item)
 				claim_hook(0);
 				s->item = item;
 				/* Publish: release for the item, seq_cst against the
-				 * getters load that follows (see the top comment). */
+				 * getq count load that follows (see the top comment). */
 				atomic_exchange_explicit(&s->seq, 2 * w + 1, memory_order_seq_cst);
 				return 0;
 			}
@@ -203,7 +265,7 @@ static int bounded_get(grace_queue *q, void **item, bool drain)
 				*item = s->item;
 				claim_hook(1);
 				/* Hand the slot to the put one lap later: release for
-				 * our read of the item, seq_cst against the putters
+				 * our read of the item, seq_cst against the putq count
 				 * load that follows. */
 				atomic_exchange_explicit(&s->seq, 2 * (pos + q->cap), memory_order_seq_cst);
 				return 0;
@@ -310,19 +372,18 @@ static bool has_room(grace_queue *q)
  * this may be the last item of a DRAIN shutdown. */
 static inline void after_put(grace_queue *q)
 {
-	if (GRACE_UNLIKELY(atomic_load_explicit(&q->getters, memory_order_seq_cst) != 0)) {
-		if (atomic_load_explicit(&q->enq, memory_order_relaxed) & CLOSED)
-			wake_all(&q->get_word);
-		else
-			wake_one(&q->get_word);
+	if (GRACE_UNLIKELY(atomic_load_explicit(&q->enq, memory_order_relaxed) & CLOSED)) {
+		if (wq_has_waiters(&q->getq))
+			wake_all(&q->getq.word);
+		return;
 	}
+	wq_signal(&q->getq);
 }
 
 /* After a successful get: wake one registered putter. */
 static inline void after_get(grace_queue *q)
 {
-	if (GRACE_UNLIKELY(atomic_load_explicit(&q->putters, memory_order_seq_cst) != 0))
-		wake_one(&q->put_word);
+	wq_signal(&q->putq);
 }
 
 /* ---- creation, naming, destruction ---- */
@@ -455,29 +516,29 @@ static int put_slow(grace_queue *q, void *item, grace_stop *stop, grace_deadline
 	}
 
 	atomic_fetch_add_explicit(&q->busy, 1, memory_order_relaxed);
-	/* Seq_cst: the first half of the waiter's Dekker pair. */
-	atomic_fetch_add_explicit(&q->putters, 1, memory_order_seq_cst);
+	wq_register(&q->putq);
 	const char *name = atomic_load_explicit(&q->name, memory_order_acquire);
 	for (;;) {
 		if (grace_stop_requested(stop)) {
-			r = -ECANCELED; /* stop wins, even over an item or a shutdown */
+			r = -ECANCELED; /* stop wins, even over room or a shutdown */
 			break;
 		}
-		uint32_t v = atomic_load_explicit(&q->put_word, memory_order_seq_cst);
+		uint32_t v = atomic_load_explicit(&q->putq.word, memory_order_seq_cst);
+		wq_absorb(&q->putq);
 		r = try_put(q, item);
 		if (r != -EAGAIN)
 			break;
-		r = grace__wait(&q->put_word, v, stop, d, "queue_put", name);
+		r = grace__wait(&q->putq.word, v, stop, d, "queue_put", name);
 		if (r < 0)
 			break;
 	}
-	atomic_fetch_sub_explicit(&q->putters, 1, memory_order_seq_cst);
+	wq_leave(&q->putq);
 	if (r == 0)
 		after_put(q);
-	/* Pass on a wake-up we may have consumed (on failure), or that the
+	/* Pass on a wake-up we may have absorbed (on failure), or one the
 	 * next free slot deserves (on success). -ESHUTDOWN woke everyone. */
-	if (r != -ESHUTDOWN && atomic_load_explicit(&q->putters, memory_order_seq_cst) != 0 && has_room(q))
-		wake_one(&q->put_word);
+	if (r != -ESHUTDOWN && has_room(q))
+		wq_signal(&q->putq);
 	/* Release, our last touch of q: pairs with free's acquire. */
 	atomic_fetch_sub_explicit(&q->busy, 1, memory_order_release);
 	return r;
@@ -518,26 +579,27 @@ static int get_slow(grace_queue *q, void **item, grace_stop *stop, grace_deadlin
 	}
 
 	atomic_fetch_add_explicit(&q->busy, 1, memory_order_relaxed);
-	atomic_fetch_add_explicit(&q->getters, 1, memory_order_seq_cst);
+	wq_register(&q->getq);
 	const char *name = atomic_load_explicit(&q->name, memory_order_acquire);
 	for (;;) {
 		if (grace_stop_requested(stop)) {
-			r = -ECANCELED;
+			r = -ECANCELED; /* stop wins, even over an item or a shutdown */
 			break;
 		}
-		uint32_t v = atomic_load_explicit(&q->get_word, memory_order_seq_cst);
+		uint32_t v = atomic_load_explicit(&q->getq.word, memory_order_seq_cst);
+		wq_absorb(&q->getq);
 		r = try_get(q, item, false);
 		if (r != -EAGAIN)
 			break;
-		r = grace__wait(&q->get_word, v, stop, d, "queue_get", name);
+		r = grace__wait(&q->getq.word, v, stop, d, "queue_get", name);
 		if (r < 0)
 			break;
 	}
-	atomic_fetch_sub_explicit(&q->getters, 1, memory_order_seq_cst);
+	wq_leave(&q->getq);
 	if (r == 0)
 		after_get(q);
-	if (r != -ESHUTDOWN && atomic_load_explicit(&q->getters, memory_order_seq_cst) != 0 && has_item(q))
-		wake_one(&q->get_word);
+	if (r != -ESHUTDOWN && has_item(q))
+		wq_signal(&q->getq);
 	atomic_fetch_sub_explicit(&q->busy, 1, memory_order_release);
 	return r;
 }
@@ -660,8 +722,8 @@ int grace_queue_shutdown(grace_queue *q, int mode)
 	pthread_mutex_unlock(&q->lock);
 	/* After the flags: a waiter that read its word before this bump finds
 	 * it changed and re-checks; one that read it after sees the flags. */
-	wake_all(&q->get_word);
-	wake_all(&q->put_word);
+	wake_all(&q->getq.word);
+	wake_all(&q->putq.word);
 	wake_all(&q->join_word);
 	return 0;
 }
@@ -679,11 +741,9 @@ ssize_t grace_queue_drain(grace_queue *q, void **items, size_t max)
 		return 0;
 	/* After the claims: done + drained never exceeds deq. */
 	atomic_fetch_add_explicit(&q->drained, n, memory_order_seq_cst);
-	if (atomic_load_explicit(&q->putters, memory_order_seq_cst) != 0) {
-		/* One freed slot, one putter. */
-		atomic_fetch_add_explicit(&q->put_word, 1, memory_order_seq_cst);
-		grace__wake(&q->put_word, n > INT32_MAX ? INT32_MAX : (int)n);
-	}
+	/* One freed slot, one putter. */
+	for (size_t i = 0; i < n && wq_has_waiters(&q->putq); i++)
+		wq_signal(&q->putq);
 	wake_joiners_if_done(q);
 	return (ssize_t)n;
 }

@@ -528,6 +528,40 @@ TEST(stopped_putter_passes_its_wakeup_on)
 	ASSERT_GE(cancelled, 100);
 }
 
+/* A getter woken for an item that another thread takes first goes back to
+ * sleep; the next item must still wake it (its spent wake-up must not count
+ * as one still coming). */
+TEST(getter_robbed_of_its_item_is_woken_by_the_next)
+{
+	int robbed = 0;
+	for (int round = 0; round < 100; round++) {
+		grace_queue *q;
+		ASSERT_RC(grace_queue_new(&q, round % 2 ? 8 : 0), 0);
+		struct op g;
+		op_start(&g, q, OP_GET, NULL, NULL, grace_after_ms(test_slack_ms() * 4));
+		op_wait_sleeping(&g);
+		void *it = NULL;
+		ASSERT_RC(grace_queue_put(q, ip(1), NULL, PAST), 0);
+		int r = grace_queue_get(q, &it, NULL, PAST); /* usually before the getter runs */
+		if (r == 0) {
+			robbed++;
+			ASSERT_PTR_EQ(it, ip(1));
+			op_wait_sleeping(&g);
+			grace_deadline t0 = grace_now();
+			ASSERT_RC(grace_queue_put(q, ip(2), NULL, PAST), 0);
+			ASSERT_RC(op_join(&g), 0);
+			ASSERT_PTR_EQ(g.item, ip(2));
+			ASSERT_LT(grace_now() - t0, test_slack_ms() * 1000000);
+		} else {
+			ASSERT_RC(r, -ETIMEDOUT);
+			ASSERT_RC(op_join(&g), 0);
+			ASSERT_PTR_EQ(g.item, ip(1));
+		}
+		ASSERT_RC(grace_queue_free(q), 0);
+	}
+	ASSERT_GT(robbed, 0);
+}
+
 /* ---- shutdown and drain ---- */
 
 TEST(shutdown_drain)
@@ -984,6 +1018,7 @@ TEST_LIST(T(new_and_free), T(enomem_changes_nothing), T(null_and_bad_arguments),
           T(deadline_timing), T(stop_already_requested_wins), T(stop_wakes_blocked_get_and_put),
           T(blocked_get_and_put_wake_each_other), T(one_item_wakes_one_getter),
           T(stopped_getter_passes_its_wakeup_on), T(stopped_putter_passes_its_wakeup_on),
+          T(getter_robbed_of_its_item_is_woken_by_the_next),
           T(shutdown_drain), T(shutdown_immediate), T(shutdown_modes),
           T(shutdown_wakes_every_blocked_caller), T(drain_hands_back_oldest_first_and_frees_room),
           T(drain_shutdown_waits_for_a_put_in_flight), T(items_behind_a_put_in_flight_wake_their_getters),
