@@ -530,36 +530,77 @@ TEST(stopped_putter_passes_its_wakeup_on)
 
 /* A getter woken for an item that another thread takes first goes back to
  * sleep; the next item must still wake it (its spent wake-up must not count
- * as one still coming). */
+ * as one still coming). To make the theft certain, the getter runs under
+ * SCHED_IDLE on the main thread's CPU: woken, it cannot preempt the main
+ * thread, which takes the item and only then moves to another CPU. */
+struct robbed_getter {
+	grace_queue *q;
+	int cpu;
+	void *item;
+	int rc;
+	_Atomic int tid, started;
+};
+
+static void *robbed_getter_main(void *arg)
+{
+	struct robbed_getter *g = arg;
+	cpu_set_t set;
+	CPU_ZERO(&set);
+	CPU_SET(g->cpu, &set);
+	struct sched_param sp = {0};
+	if (sched_setaffinity(0, sizeof set, &set) != 0 || sched_setscheduler(0, SCHED_IDLE, &sp) != 0)
+		FAIL_AT(__FILE__, __LINE__, "cannot pin the getter");
+	atomic_store(&g->tid, (int)syscall(SYS_gettid));
+	atomic_store(&g->started, 1);
+	g->rc = grace_queue_get(g->q, &g->item, NULL, grace_after_ms(test_slack_ms() * 4));
+	return NULL;
+}
+
+static void pin_self(int cpu, bool only)
+{
+	cpu_set_t set;
+	CPU_ZERO(&set);
+	for (int c = 0; c < CPU_SETSIZE; c++)
+		if (only ? c == cpu : c != cpu)
+			CPU_SET(c, &set);
+	ASSERT_EQ(sched_setaffinity(0, sizeof set, &set), 0);
+}
+
 TEST(getter_robbed_of_its_item_is_woken_by_the_next)
 {
-	int robbed = 0;
-	for (int round = 0; round < 100; round++) {
+	cpu_set_t all;
+	ASSERT_EQ(sched_getaffinity(0, sizeof all, &all), 0);
+	if (CPU_COUNT(&all) < 2) {
+		printf("(one CPU: skipped) ");
+		return;
+	}
+	int cpu = -1;
+	for (int c = 0; c < CPU_SETSIZE && cpu < 0; c++)
+		if (CPU_ISSET(c, &all))
+			cpu = c;
+	for (int round = 0; round < 20; round++) {
 		grace_queue *q;
 		ASSERT_RC(grace_queue_new(&q, round % 2 ? 8 : 0), 0);
-		struct op g;
-		op_start(&g, q, OP_GET, NULL, NULL, grace_after_ms(test_slack_ms() * 4));
-		op_wait_sleeping(&g);
+		struct robbed_getter g = {.q = q, .cpu = cpu, .rc = 1};
+		pthread_t th;
+		ASSERT_EQ(pthread_create(&th, NULL, robbed_getter_main, &g), 0);
+		WAIT_UNTIL(atomic_load(&g.started) && thread_state(atomic_load(&g.tid)) == 'S');
+		pin_self(cpu, true);
+		ASSERT_RC(grace_queue_put(q, ip(1), NULL, PAST), 0); /* wakes the getter... */
 		void *it = NULL;
-		ASSERT_RC(grace_queue_put(q, ip(1), NULL, PAST), 0);
-		int r = grace_queue_get(q, &it, NULL, PAST); /* usually before the getter runs */
-		if (r == 0) {
-			robbed++;
-			ASSERT_PTR_EQ(it, ip(1));
-			op_wait_sleeping(&g);
-			grace_deadline t0 = grace_now();
-			ASSERT_RC(grace_queue_put(q, ip(2), NULL, PAST), 0);
-			ASSERT_RC(op_join(&g), 0);
-			ASSERT_PTR_EQ(g.item, ip(2));
-			ASSERT_LT(grace_now() - t0, test_slack_ms() * 1000000);
-		} else {
-			ASSERT_RC(r, -ETIMEDOUT);
-			ASSERT_RC(op_join(&g), 0);
-			ASSERT_PTR_EQ(g.item, ip(1));
-		}
+		ASSERT_RC(grace_queue_get(q, &it, NULL, PAST), 0); /* ...which cannot run yet */
+		ASSERT_PTR_EQ(it, ip(1));
+		pin_self(cpu, false);
+		WAIT_UNTIL(thread_state(atomic_load(&g.tid)) == 'S'); /* asleep again */
+		grace_deadline t0 = grace_now();
+		ASSERT_RC(grace_queue_put(q, ip(2), NULL, PAST), 0);
+		pthread_join(th, NULL);
+		ASSERT_RC(g.rc, 0);
+		ASSERT_PTR_EQ(g.item, ip(2));
+		ASSERT_LT(grace_now() - t0, test_slack_ms() * 1000000);
 		ASSERT_RC(grace_queue_free(q), 0);
 	}
-	ASSERT_GT(robbed, 0);
+	ASSERT_EQ(sched_setaffinity(0, sizeof all, &all), 0);
 }
 
 /* ---- shutdown and drain ---- */
