@@ -5,7 +5,8 @@
  * GRACE_FOREVER), mutex_condvar (a plain ring under one mutex with two
  * condvars, stopped by a flag and a broadcast), lockfree_futex (the floor:
  * the same bounded lock-free ring as grace, parking on futex words, with no
- * stops, deadlines or shutdown), and grace_event (stop only: the same 64
+ * stops, deadlines or shutdown), grace_unbounded (grace_queue with capacity
+ * 0, a growable ring under a mutex; throughput only), and grace_event (stop only: the same 64
  * threads blocked in grace_event_wait, the figure the queue's stop target
  * is measured against).
  *
@@ -109,16 +110,27 @@ struct gq {
 	grace_stop *stop;
 };
 
-static void *g_create(void)
+static void *g_create_cap(size_t cap)
 {
 	struct gq *g = malloc(sizeof *g);
 	int r;
 	if (g == NULL)
 		die("malloc", ENOMEM);
-	if ((r = grace_queue_new(&g->q, CAPACITY)) != 0 || (r = grace_stop_new(&g->stop, NULL)) != 0)
+	if ((r = grace_queue_new(&g->q, cap)) != 0 || (r = grace_stop_new(&g->stop, NULL)) != 0)
 		die("grace", r);
 	grace_queue_set_name(g->q, "bench");
 	return g;
+}
+
+static void *g_create(void)
+{
+	return g_create_cap(CAPACITY);
+}
+
+/* The unbounded queue: a mutex-guarded growable ring (throughput only). */
+static void *g_create_unbounded(void)
+{
+	return g_create_cap(0);
 }
 
 static void g_destroy(void *p)
@@ -422,6 +434,7 @@ static const struct peer peers[] = {
     {"lockfree_futex", l_create, l_destroy, l_put, l_get, l_stop},
 };
 #define NPEERS (int)(sizeof peers / sizeof peers[0])
+static const struct peer unbounded_peer = {"grace_unbounded", g_create_unbounded, g_destroy, g_put, g_get, g_stop};
 static const struct peer event_peer = {"grace_event", e_create, e_destroy, NULL, e_get, e_stop};
 
 /* ---- throughput ---- */
@@ -496,12 +509,15 @@ static void bench_throughput(const char *scenario, int np, int nc)
 {
 	enum { MAXREPS = 11 };
 	int reps = quick ? 3 : MAXREPS;
-	double v[NPEERS][MAXREPS];
-	for (int k = 0; k < reps; k++)
+	double v[NPEERS + 1][MAXREPS];
+	for (int k = 0; k < reps; k++) {
 		for (int p = 0; p < NPEERS; p++)
 			v[p][k] = throughput_once(&peers[p], np, nc);
+		v[NPEERS][k] = throughput_once(&unbounded_peer, np, nc);
+	}
 	for (int p = 0; p < NPEERS; p++)
 		result(scenario, peers[p].name, median(v[p], reps), "Mitems/s", "higher");
+	result(scenario, unbounded_peer.name, median(v[NPEERS], reps), "Mitems/s", "higher");
 }
 
 /* ---- 64 blocked getters: stop latency and idle wake-ups ---- */
