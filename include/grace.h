@@ -241,54 +241,102 @@ GRACE_API int grace_event_wait(grace_event *ev, grace_stop *stop, grace_deadline
 
 typedef struct grace_queue grace_queue;
 
+/* Shutdown modes (grace_queue_shutdown). */
 #define GRACE_SHUTDOWN_DRAIN 1
 #define GRACE_SHUTDOWN_IMMEDIATE 2
 
-/* Create a queue of `void *` items holding at most `capacity` (0 =
- * unbounded). Returns 0; -EINVAL for NULL `out`; -ENOMEM. */
+/* Create a queue of `void *` items holding at most `capacity` items exactly
+ * (0: unbounded). A bounded queue is a lock-free ring: puts and gets that
+ * need not wait take no lock and make no system call. An unbounded queue
+ * keeps a growable ring under a mutex (puts then never wait, but may answer
+ * -ENOMEM). Returns 0 and stores the queue in *out (the caller owns it and
+ * frees it with grace_queue_free or grace_queue_free_items); -EINVAL for
+ * NULL `out`; -ENOMEM, also for a capacity too large to allocate. Never
+ * blocks. */
 GRACE_API int grace_queue_new(grace_queue **out, size_t capacity);
 
-/* Name the queue for reports ("blocked in get on queue 'jobs'"). The name
- * is copied. -EINVAL for NULL arguments; -ENOMEM. */
+/* Name the queue for reports: a thread blocked in a queue call is reported
+ * as blocked in "queue_get", "queue_put" or "queue_join" on this name. The
+ * name is copied; renaming keeps earlier copies until the queue is freed, so
+ * a report never reads freed memory. Returns 0; -EINVAL for NULL arguments
+ * or a freed queue; -ENOMEM (the old name stays). Thread-safe; never
+ * blocks. */
 GRACE_API int grace_queue_set_name(grace_queue *q, const char *name);
 
-/* Append `item` (any value, NULL included). Blocks while the queue is full.
- * Returns 0; -ECANCELED; -ETIMEDOUT; -ESHUTDOWN after a shutdown; -EINVAL.
- * A put that fails did not enqueue: the item stays with the caller. */
+/* Append `item` (any value, NULL included), waiting while the queue is full
+ * until there is room, `stop` is requested or deadline `d` passes
+ * (GRACE_FOREVER: no deadline; a deadline already past makes a try).
+ * Returns 0: the queue owns the item. Errors, in order of precedence:
+ * -EINVAL (NULL or freed queue, freed stop); -ECANCELED when the stop is
+ * requested, before the call or while it waits, even if the queue is also
+ * shut down; -ESHUTDOWN after any shutdown; -ETIMEDOUT when it would have to
+ * wait past `d`; -ENOMEM (unbounded queue only). A put that fails did not
+ * enqueue: the item stays with the caller. Puts from one thread are got in
+ * the order they were put. A blocked put is woken by the get that frees its
+ * slot (one slot wakes one putter), by its stop, or by a shutdown.
+ * Thread-safe; blocks only while full (a brief spin, then asleep in the
+ * kernel, woken directly, never by polling). */
 GRACE_API int grace_queue_put(grace_queue *q, void *item, grace_stop *stop, grace_deadline d);
 
-/* Take the oldest item into *item. Blocks while the queue is empty. Returns
- * 0; -ECANCELED; -ETIMEDOUT; -ESHUTDOWN (after DRAIN: once empty; after
- * IMMEDIATE: at once); -EINVAL. A get that fails took nothing. */
+/* Take the oldest item into *item, waiting while the queue is empty until
+ * an item arrives, `stop` is requested or `d` passes (a past deadline makes
+ * a try). Returns 0: the caller owns the item (count it with
+ * grace_queue_task_done when processed, if anyone joins). Errors: -EINVAL
+ * (NULL queue or `item`, freed queue or stop); -ECANCELED (stop wins over
+ * items and shutdown); -ESHUTDOWN after GRACE_SHUTDOWN_DRAIN once the queue
+ * is empty, after GRACE_SHUTDOWN_IMMEDIATE at once; -ETIMEDOUT. A get that
+ * fails took nothing and leaves *item alone. One item wakes one blocked
+ * getter; a getter that is stopped or times out just as it was woken passes
+ * the wake-up on, so no getter sleeps beside an available item.
+ * Thread-safe; blocks only while empty. */
 GRACE_API int grace_queue_get(grace_queue *q, void **item, grace_stop *stop, grace_deadline d);
 
-/* Mark one item got earlier as processed. -EINVAL for NULL or more calls
- * than items got. Never blocks. */
+/* Mark one item got earlier as processed, as Python's task_done. Returns 0;
+ * -EINVAL for NULL, a freed queue, or more calls than items got by
+ * grace_queue_get. Thread-safe; never blocks. */
 GRACE_API int grace_queue_task_done(grace_queue *q);
 
-/* Wait until every item put has been marked done (items handed back by
- * grace_queue_drain count as done). Returns 0; -ESHUTDOWN at once after an
- * IMMEDIATE shutdown; -ECANCELED; -ETIMEDOUT; -EINVAL. */
+/* Wait until every item ever put has been marked done with
+ * grace_queue_task_done or handed back by grace_queue_drain. Returns 0 then;
+ * -ECANCELED; -ESHUTDOWN at once after GRACE_SHUTDOWN_IMMEDIATE (also for a
+ * join already waiting: the shutdown wakes it); -ETIMEDOUT; -EINVAL. A DRAIN
+ * shutdown does not end a join: the remaining items still get done.
+ * Thread-safe; blocks. */
 GRACE_API int grace_queue_join(grace_queue *q, grace_stop *stop, grace_deadline d);
 
-/* Shut the queue down (GRACE_SHUTDOWN_DRAIN or GRACE_SHUTDOWN_IMMEDIATE) and
- * wake every blocked caller. DRAIN may be upgraded to IMMEDIATE, never the
- * reverse (-EINVAL). Never blocks. */
+/* Shut the queue down and wake every blocked caller. GRACE_SHUTDOWN_DRAIN:
+ * puts fail with -ESHUTDOWN; gets return what is left, then -ESHUTDOWN.
+ * GRACE_SHUTDOWN_IMMEDIATE: gets fail at once too and join answers
+ * -ESHUTDOWN; the items left stay in the queue for grace_queue_drain (or
+ * grace_queue_free_items): nothing is discarded. A put that had already
+ * claimed its place completes (it happened before the shutdown). Repeating a
+ * mode is a no-op; DRAIN may be upgraded to IMMEDIATE, never the reverse.
+ * Returns 0; -EINVAL for NULL, a freed queue, an unknown mode, or DRAIN
+ * after IMMEDIATE (nothing changes). Thread-safe; never blocks. */
 GRACE_API int grace_queue_shutdown(grace_queue *q, int mode);
 
 /* Move up to `max` leftover items, oldest first, into items[], handing them
- * back to the caller. Returns the count moved; -EINVAL. Never blocks. */
+ * back to the caller, who owns them afterwards. Works before or after a
+ * shutdown, IMMEDIATE included. Drained items count as done for join, and
+ * the freed slots wake blocked putters. Returns the count moved (0 when
+ * empty); -EINVAL for a NULL or freed queue, or NULL `items` with max > 0.
+ * Thread-safe; never blocks. */
 GRACE_API ssize_t grace_queue_drain(grace_queue *q, void **items, size_t max);
 
-/* The number of items in the queue at this moment (0 for NULL). */
+/* The number of items in the queue at this moment, counting puts still
+ * completing (0 for NULL or a freed queue). Never blocks. */
 GRACE_API size_t grace_queue_size(const grace_queue *q);
 
-/* Free the queue. -EBUSY while it holds items or a thread waits on it;
- * NULL is a no-op answering 0. */
+/* Free the queue. Returns 0; NULL is a no-op answering 0; -EBUSY, freeing
+ * nothing, while it holds items (drain them first, or use
+ * grace_queue_free_items) or a thread waits in a get, put or join on it;
+ * -EINVAL for a queue already freed (detected while its memory is still
+ * valid). No call on the queue may be running or start afterwards. */
 GRACE_API int grace_queue_free(grace_queue *q);
 
-/* Call dispose(item, arg) on every leftover item, then free the queue.
- * -EBUSY, changing nothing, while a thread waits on it; -EINVAL. */
+/* Call dispose(item, arg) on every leftover item, oldest first, then free
+ * the queue. Returns 0; -EBUSY, changing nothing, while a thread waits on
+ * it; -EINVAL for a NULL or freed queue or NULL `dispose`. */
 GRACE_API int grace_queue_free_items(grace_queue *q, void (*dispose)(void *item, void *arg), void *arg);
 
 /* ------------------------------------------------------------------------

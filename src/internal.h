@@ -114,6 +114,17 @@ void grace__blocked_end(void);
 /* Read a record consistently (from any thread). */
 void grace__blocked_read(struct grace__blocked *b, const char **op, const char **name, int64_t *since);
 
+/* ---- queue (src/queue.c) ---- */
+
+/* Fault injection for tests: when set to N > 0, the Nth queue allocation
+ * from then on fails with -ENOMEM (counting down, relaxed). */
+extern _Atomic int grace__queue_fail_alloc;
+
+/* Test hook: called, when set, by a bounded put (side 0) or get (side 1)
+ * between claiming its position and publishing its slot. */
+typedef void (*grace__queue_hook_fn)(int side);
+extern _Atomic(grace__queue_hook_fn) grace__queue_claim_hook;
+
 /* ---- threads (src/thread.c) ---- */
 
 /* Print every live grace thread, one line each: its name and what it is
