@@ -42,6 +42,9 @@ void *grace__malloc(size_t n);
 void *grace__calloc(size_t n, size_t size);
 void *grace__realloc(void *p, size_t n);
 char *grace__strdup(const char *s);
+/* Aligned to `align` (0 or up to max_align_t: plain malloc); size is
+ * rounded up to a multiple of align. */
+void *grace__aligned_alloc(size_t align, size_t size);
 
 /* ---- stop (src/stop.c) ---- */
 
@@ -116,9 +119,6 @@ void grace__blocked_read(struct grace__blocked *b, const char **op, const char *
 
 /* ---- queue (src/queue.c) ---- */
 
-/* Fault injection for tests: when set to N > 0, the Nth queue allocation
- * from then on fails with -ENOMEM (counting down, relaxed). */
-extern _Atomic int grace__queue_fail_alloc;
 
 /* Test hook: called, when set, by a bounded put (side 0) or get (side 1)
  * between claiming its position and publishing its slot. */

@@ -66,7 +66,6 @@
 
 /* Allocation fault injection for the tests: when positive, the Nth queue
  * allocation from now fails (see tests/queue_test.c). */
-_Atomic int grace__queue_fail_alloc;
 
 /* Test hook: when set, called by a bounded put (0) or get (1) between its
  * claim and its publish, so a test can hold an operation in flight. */
@@ -130,13 +129,7 @@ struct grace_queue {
 
 static void *q_alloc(size_t align, size_t size)
 {
-	int n = atomic_load_explicit(&grace__queue_fail_alloc, memory_order_relaxed);
-	if (GRACE_UNLIKELY(n > 0) && atomic_fetch_sub_explicit(&grace__queue_fail_alloc, 1, memory_order_relaxed) == 1)
-		return NULL;
-	if (align <= sizeof(max_align_t))
-		return malloc(size);
-	size = (size + align - 1) / align * align;
-	return aligned_alloc(align, size);
+	return grace__aligned_alloc(align, size);
 }
 
 static inline bool live(const grace_queue *q)

@@ -153,30 +153,30 @@ TEST(enomem_changes_nothing)
 {
 	grace_queue *q = NULL;
 	/* The queue itself, then its slots. */
-	atomic_store(&grace__queue_fail_alloc, 1);
+	atomic_store(&grace__alloc_fail_countdown, 1);
 	ASSERT_RC(grace_queue_new(&q, 4), -ENOMEM);
 	ASSERT_PTR_EQ(q, NULL);
-	atomic_store(&grace__queue_fail_alloc, 2);
+	atomic_store(&grace__alloc_fail_countdown, 2);
 	ASSERT_RC(grace_queue_new(&q, 4), -ENOMEM);
 	ASSERT_PTR_EQ(q, NULL);
-	atomic_store(&grace__queue_fail_alloc, 0);
+	atomic_store(&grace__alloc_fail_countdown, 0);
 
 	/* A name: the old one stays. */
 	ASSERT_RC(grace_queue_new(&q, 0), 0);
 	ASSERT_RC(grace_queue_set_name(q, "old"), 0);
-	atomic_store(&grace__queue_fail_alloc, 1);
+	atomic_store(&grace__alloc_fail_countdown, 1);
 	ASSERT_RC(grace_queue_set_name(q, "new"), -ENOMEM);
 
 	/* An unbounded queue that cannot grow: the put enqueued nothing. */
 	int n = 0;
-	atomic_store(&grace__queue_fail_alloc, 2); /* the first growth succeeds */
+	atomic_store(&grace__alloc_fail_countdown, 2); /* the first growth succeeds */
 	int r;
 	while ((r = grace_queue_put(q, ip((uintptr_t)n), NULL, GRACE_FOREVER)) == 0)
 		n++;
 	ASSERT_RC(r, -ENOMEM);
 	ASSERT_GT(n, 0);
 	ASSERT_EQ(grace_queue_size(q), n);
-	atomic_store(&grace__queue_fail_alloc, 0);
+	atomic_store(&grace__alloc_fail_countdown, 0);
 	ASSERT_RC(grace_queue_put(q, ip((uintptr_t)n), NULL, GRACE_FOREVER), 0);
 	for (int i = 0; i <= n; i++) {
 		void *it;
