@@ -15,9 +15,12 @@
  * After its own run the program re-executes itself once with
  * GRACE_NO_FUTEX_WAITV=1 and measures grace again as `grace_fallback`: the
  * Linux engine used where futex_waitv is missing (a stop callback per waiter
- * and the mutex + condvar lot). Arguments, if any, name the scenarios to run.
- * BENCH_QUICK=1 shortens every phase. Each value is a median of repeated
- * runs; the lines follow `RESULT <scenario> <peer> <value> <unit> <better>`.
+ * and the mutex + condvar lot); BENCH_FALLBACK=0 skips that. Arguments, if
+ * any, name the scenarios to run.
+ * BENCH_QUICK=1 shortens every phase; BENCH_VERBOSE=1 prints every
+ * repetition to stderr; BENCH_PIN=cross|same pins the ping-pong threads to
+ * two CPUs or one (for experiments; the benchmark pins nothing). Each value is a median of repeated runs; the lines
+ * follow `RESULT <scenario> <peer> <value> <unit> <better>`.
  */
 #include "grace.h"
 
@@ -25,6 +28,7 @@
 #include <limits.h>
 #include <linux/futex.h>
 #include <pthread.h>
+#include <sched.h>
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
@@ -36,6 +40,7 @@
 #include <unistd.h>
 
 static bool quick;
+static bool verbose; /* BENCH_VERBOSE=1: every repetition to stderr */
 static bool fallback; /* re-executed with GRACE_NO_FUTEX_WAITV=1 */
 static int nfilters;
 static char **filters;
@@ -61,12 +66,19 @@ static int cmp_double(const void *a, const void *b)
 
 static double median(double *v, int n)
 {
+	if (verbose) {
+		fprintf(stderr, "#");
+		for (int i = 0; i < n; i++)
+			fprintf(stderr, " %.3f", v[i]);
+		fprintf(stderr, "\n");
+	}
 	qsort(v, (size_t)n, sizeof *v, cmp_double);
 	return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
 }
 
 static void result(const char *scenario, const char *peer, double value, const char *unit, const char *better)
 {
+	fflush(stderr);
 	printf("RESULT %s %s %.3f %s %s\n", scenario, peer, value, unit, better);
 	fflush(stdout);
 }
@@ -215,9 +227,24 @@ static void fpp_fini(void)
 {
 }
 
+/* BENCH_PIN=cross puts side A on CPU 0 and side B on CPU 1, BENCH_PIN=same
+ * both on CPU 0: for experiments on the spin policy only. The benchmark
+ * itself pins nothing. */
+static void pp_pin(int cpu)
+{
+	const char *p = getenv("BENCH_PIN");
+	if (p == NULL || p[0] == '\0')
+		return;
+	cpu_set_t set;
+	CPU_ZERO(&set);
+	CPU_SET(strcmp(p, "same") == 0 ? 0 : cpu, &set);
+	pthread_setaffinity_np(pthread_self(), sizeof set, &set);
+}
+
 static void *pp_side_b(void *arg)
 {
 	const struct pp_ops *ops = arg;
+	pp_pin(1);
 	for (long i = 0; i < pp_rounds; i++) {
 		ops->wait_clear(0);
 		ops->set(1);
@@ -227,6 +254,7 @@ static void *pp_side_b(void *arg)
 
 static double pp_once(const struct pp_ops *ops)
 {
+	pp_pin(0);
 	ops->init();
 	pthread_t b;
 	int r = pthread_create(&b, NULL, pp_side_b, (void *)ops);
@@ -243,16 +271,27 @@ static double pp_once(const struct pp_ops *ops)
 	int64_t t1 = now_ns();
 	pthread_join(b, NULL);
 	ops->fini();
+	if (getenv("BENCH_PIN") != NULL) {
+		cpu_set_t all;
+		CPU_ZERO(&all);
+		for (int c = 0; c < CPU_SETSIZE; c++)
+			CPU_SET(c, &all);
+		pthread_setaffinity_np(pthread_self(), sizeof all, &all);
+	}
 	return (double)(t1 - t0) / 1000.0 / (double)(pp_rounds - 1);
 }
 
-static void bench_pingpong(const struct pp_ops *ops)
+/* The peers take turns, one repetition each, so that a noisy moment on the
+ * machine hits them alike. */
+static void bench_pingpong(const struct pp_ops *const *ops, int nops)
 {
-	int reps = quick ? 3 : 11;
-	double v[11];
+	int reps = quick ? 5 : 31;
+	double v[4][31];
 	for (int k = 0; k < reps; k++)
-		v[k] = pp_once(ops);
-	result("event_pingpong", ops->peer, median(v, reps), "us", "lower");
+		for (int p = 0; p < nops; p++)
+			v[p][k] = pp_once(ops[p]);
+	for (int p = 0; p < nops; p++)
+		result("event_pingpong", ops[p]->peer, median(v[p], reps), "us", "lower");
 }
 
 /* ---- stop_all_N and idle_wakeups_64 ---- */
@@ -383,15 +422,17 @@ static double waiters_once(const struct wa_ops *ops, int n, int64_t idle_ns, dou
 	return (double)(last - t0) / 1000.0;
 }
 
-static void bench_stop_all(const struct wa_ops *ops, int n)
+static void bench_stop_all(const struct wa_ops *const *ops, int nops, int n)
 {
-	int reps = quick ? 5 : n <= 8 ? 31 : 15;
-	double v[31];
+	int reps = quick ? 5 : n <= 8 ? 31 : 21;
+	double v[4][31];
 	char scenario[32];
 	snprintf(scenario, sizeof scenario, "stop_all_%d", n);
 	for (int k = 0; k < reps; k++)
-		v[k] = waiters_once(ops, n, 0, NULL);
-	result(scenario, ops->peer, median(v, reps), "us", "lower");
+		for (int p = 0; p < nops; p++)
+			v[p][k] = waiters_once(ops[p], n, 0, NULL);
+	for (int p = 0; p < nops; p++)
+		result(scenario, ops[p]->peer, median(v[p], reps), "us", "lower");
 }
 
 static void bench_idle(const struct wa_ops *ops)
@@ -458,6 +499,8 @@ int main(int argc, char **argv)
 {
 	const char *q = getenv("BENCH_QUICK");
 	quick = q != NULL && q[0] != '\0' && q[0] != '0';
+	const char *vb = getenv("BENCH_VERBOSE");
+	verbose = vb != NULL && vb[0] != '\0' && vb[0] != '0';
 	int first = 1;
 	if (argc > 1 && strcmp(argv[1], "--fallback") == 0) {
 		fallback = true;
@@ -465,7 +508,7 @@ int main(int argc, char **argv)
 	}
 	nfilters = argc - first;
 	filters = argv + first;
-	pp_rounds = quick ? 2000 : 10000;
+	pp_rounds = quick ? 500 : 2000;
 
 	const char *gname = fallback ? "grace_fallback" : "grace";
 	struct pp_ops gpp = {gname, gpp_init, gpp_set, gpp_wait_clear, gpp_fini};
@@ -475,25 +518,21 @@ int main(int argc, char **argv)
 
 	if (!fallback && wanted("stop_check"))
 		bench_stop_check();
-	if (wanted("event_pingpong")) {
-		bench_pingpong(&gpp);
-		if (!fallback)
-			bench_pingpong(&fpp);
-	}
-	if (wanted("stop_all_8")) {
-		bench_stop_all(&gwa, 8);
-		if (!fallback)
-			bench_stop_all(&fwa, 8);
-	}
-	if (wanted("stop_all_64")) {
-		bench_stop_all(&gwa, 64);
-		if (!fallback)
-			bench_stop_all(&fwa, 64);
-	}
+	/* The fallback run measures grace alone: the floors do not change. */
+	const struct pp_ops *pps[] = {&gpp, &fpp};
+	const struct wa_ops *was[] = {&gwa, &fwa};
+	int npeers = fallback ? 1 : 2;
+	if (wanted("event_pingpong"))
+		bench_pingpong(pps, npeers);
+	if (wanted("stop_all_8"))
+		bench_stop_all(was, npeers, 8);
+	if (wanted("stop_all_64"))
+		bench_stop_all(was, npeers, 64);
 	if (wanted("idle_wakeups_64"))
 		bench_idle(&gwa);
 
-	if (!fallback) {
+	const char *fb = getenv("BENCH_FALLBACK");
+	if (!fallback && !(fb != NULL && strcmp(fb, "0") == 0)) {
 		/* The fallback engine is chosen once, at load: measure it in a
 		 * fresh image of this program. */
 		char **args = calloc((size_t)argc + 2, sizeof *args);

@@ -4,7 +4,8 @@
 // The scenarios and their rules are those of core_bench.c (see
 // bench/README.md): the same loops, the same handshakes, the same medians,
 // so the lines compare directly with grace's. BENCH_QUICK=1 shortens every
-// phase; arguments, if any, name the scenarios to run.
+// phase; arguments, if any, name the scenarios to run. BENCH_PIN=cross|same
+// pins the ping-pong threads (for experiments; the benchmark pins nothing).
 
 #include <algorithm>
 #include <atomic>
@@ -20,6 +21,8 @@
 #include <thread>
 #include <vector>
 
+#include <pthread.h>
+#include <sched.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
@@ -130,10 +133,36 @@ struct CondvarAnyPP : PingPong {
 	}
 };
 
+// BENCH_PIN=cross puts side A on CPU 0 and side B on CPU 1, BENCH_PIN=same
+// both on CPU 0: for experiments only. The benchmark itself pins nothing.
+void pp_pin(int cpu)
+{
+	const char *p = std::getenv("BENCH_PIN");
+	if (p == nullptr || p[0] == '\0')
+		return;
+	cpu_set_t set;
+	CPU_ZERO(&set);
+	CPU_SET(std::strcmp(p, "same") == 0 ? 0 : cpu, &set);
+	pthread_setaffinity_np(pthread_self(), sizeof set, &set);
+}
+
+void pp_unpin()
+{
+	if (std::getenv("BENCH_PIN") == nullptr)
+		return;
+	cpu_set_t all;
+	CPU_ZERO(&all);
+	for (int c = 0; c < CPU_SETSIZE; c++)
+		CPU_SET(c, &all);
+	pthread_setaffinity_np(pthread_self(), sizeof all, &all);
+}
+
 template <class T> double pp_once(long rounds)
 {
 	T pp;
+	pp_pin(0);
 	std::thread b([&] {
+		pp_pin(1);
 		for (long i = 0; i < rounds; i++) {
 			pp.wait_clear(0);
 			pp.set(1);
@@ -148,17 +177,23 @@ template <class T> double pp_once(long rounds)
 	}
 	int64_t t1 = now_ns();
 	b.join();
+	pp_unpin();
 	return double(t1 - t0) / 1000.0 / double(rounds - 1);
 }
 
-template <class T> void bench_pingpong(const char *peer)
+// The peers take turns, one repetition each, so that a noisy moment on the
+// machine hits them alike.
+void bench_pingpong()
 {
-	long rounds = quick ? 2000 : 10000;
-	int reps = quick ? 3 : 11;
-	std::vector<double> v;
-	for (int k = 0; k < reps; k++)
-		v.push_back(pp_once<T>(rounds));
-	result("event_pingpong", peer, median(v), "us", "lower");
+	long rounds = quick ? 500 : 2000;
+	int reps = quick ? 5 : 31;
+	std::vector<double> a, c;
+	for (int k = 0; k < reps; k++) {
+		a.push_back(pp_once<AtomicWaitPP>(rounds));
+		c.push_back(pp_once<CondvarAnyPP>(rounds));
+	}
+	result("event_pingpong", "cxx_atomic_wait", median(a), "us", "lower");
+	result("event_pingpong", "cxx_condvar_any", median(c), "us", "lower");
 }
 
 // ---- stop_all_N and idle_wakeups_64 ----
@@ -279,14 +314,17 @@ template <class T> double waiters_once(int n, int64_t idle_ns, double *rate)
 	return double(std::max(last, t0) - t0) / 1000.0;
 }
 
-template <class T> void bench_stop_all(const char *peer, int n)
+void bench_stop_all(int n)
 {
-	int reps = quick ? 5 : n <= 8 ? 31 : 15;
-	std::vector<double> v;
-	for (int k = 0; k < reps; k++)
-		v.push_back(waiters_once<T>(n, 0, nullptr));
+	int reps = quick ? 5 : n <= 8 ? 31 : 21;
+	std::vector<double> c, a;
+	for (int k = 0; k < reps; k++) {
+		c.push_back(waiters_once<StopCvAny>(n, 0, nullptr));
+		a.push_back(waiters_once<AtomicWait>(n, 0, nullptr));
+	}
 	std::string scenario = "stop_all_" + std::to_string(n);
-	result(scenario.c_str(), peer, median(v), "us", "lower");
+	result(scenario.c_str(), "cxx_stop_cv_any", median(c), "us", "lower");
+	result(scenario.c_str(), "cxx_atomic_wait", median(a), "us", "lower");
 }
 
 template <class T> void bench_idle(const char *peer)
@@ -307,16 +345,11 @@ int main(int argc, char **argv)
 
 	if (wanted("stop_check"))
 		bench_stop_check();
-	if (wanted("event_pingpong")) {
-		bench_pingpong<AtomicWaitPP>("cxx_atomic_wait");
-		bench_pingpong<CondvarAnyPP>("cxx_condvar_any");
-	}
-	for (int n : {8, 64}) {
-		if (wanted(("stop_all_" + std::to_string(n)).c_str())) {
-			bench_stop_all<StopCvAny>("cxx_stop_cv_any", n);
-			bench_stop_all<AtomicWait>("cxx_atomic_wait", n);
-		}
-	}
+	if (wanted("event_pingpong"))
+		bench_pingpong();
+	for (int n : {8, 64})
+		if (wanted(("stop_all_" + std::to_string(n)).c_str()))
+			bench_stop_all(n);
 	if (wanted("idle_wakeups_64")) {
 		bench_idle<StopCvAny>("cxx_stop_cv_any");
 		bench_idle<AtomicWait>("cxx_atomic_wait");

@@ -141,8 +141,8 @@ func ppOnce(rounds int, locked bool) float64 {
 }
 
 func benchPingPong() {
-	rounds := pick(10000, 2000)
-	reps := pick(11, 3)
+	rounds := pick(2000, 500)
+	reps := pick(31, 5)
 	var v, l []float64
 	for k := 0; k < reps; k++ {
 		v = append(v, ppOnce(rounds, false))
@@ -251,7 +251,7 @@ func waitersOnce(n int, idle time.Duration) (float64, float64) {
 }
 
 func benchStopAll(n int) {
-	reps := pick(15, 5)
+	reps := pick(21, 5)
 	if n <= 8 {
 		reps = pick(31, 5)
 	}

@@ -70,7 +70,7 @@ def pp_once(rounds):
 
 
 def bench_pingpong():
-    vals = [pp_once(pick(5000, 1000)) for _ in range(pick(11, 3))]
+    vals = [pp_once(pick(1000, 300)) for _ in range(pick(31, 5))]
     result("event_pingpong", "python_event", statistics.median(vals), "us", "lower")
 
 
@@ -139,7 +139,7 @@ def waiters_once(n, sleep_loop, idle_s=0.0):
 
 
 def bench_stop_all(n):
-    vals = [waiters_once(n, False)[0] for _ in range(pick(31 if n <= 8 else 15, 5))]
+    vals = [waiters_once(n, False)[0] for _ in range(pick(31 if n <= 8 else 21, 5))]
     result(f"stop_all_{n}", "python_event", statistics.median(vals), "us", "lower")
     # The sleep loop notices a stop only when its sleep ends: up to 1 s.
     vals = [waiters_once(n, True)[0] for _ in range(pick(3, 1))]

@@ -122,8 +122,8 @@ static gpointer pp_side_b(gpointer arg)
 
 static void bench_pingpong(void)
 {
-	int reps = quick ? 3 : 11;
-	double v[11];
+	int reps = quick ? 5 : 31;
+	double v[31];
 	for (int k = 0; k < reps; k++) {
 		pp_flag[0] = pp_flag[1] = false;
 		GThread *b = g_thread_new("pp", pp_side_b, NULL);
@@ -260,7 +260,7 @@ static double waiters_once(int n, int64_t idle_ns, double *rate)
 
 static void bench_stop_all(int n)
 {
-	int reps = quick ? 5 : n <= 8 ? 31 : 15;
+	int reps = quick ? 5 : n <= 8 ? 31 : 21;
 	double v[31];
 	char scenario[32];
 	snprintf(scenario, sizeof scenario, "stop_all_%d", n);
@@ -282,7 +282,7 @@ int main(int argc, char **argv)
 	quick = q != NULL && q[0] != '\0' && q[0] != '0';
 	nfilters = argc - 1;
 	filters = argv + 1;
-	pp_rounds = quick ? 2000 : 10000;
+	pp_rounds = quick ? 500 : 2000;
 
 	if (wanted("stop_check"))
 		bench_stop_check();
