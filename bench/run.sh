@@ -19,7 +19,8 @@
 #     BUILDDIR/results.txt; each program's whole output to BUILDDIR/logs/.
 #  5. bench/table.py prints a markdown table per scenario and writes the
 #     results section of docs/benchmarks.md (BUILDDIR/benchmarks.md for a
-#     BENCH_QUICK run; BENCH_DOC=path overrides, BENCH_DOC= skips it).
+#     BENCH_QUICK or BENCH_ONLY run; BENCH_DOC=path overrides, BENCH_DOC=
+#     skips it).
 #
 # Environment: BENCH_QUICK=1 (every program uses shorter phases; passed
 # through), BENCH_ONLY="core queue" (run only programs whose file name
@@ -119,7 +120,7 @@ for src in "$here"/bench/*; do
 		name="${file%.go}_go"
 		have "$GO" || { skipped="$skipped $file(no-go)"; continue; }
 		say "== go $file"
-		if (cd "$bd" && GOCACHE="$gocache" GOTOOLCHAIN=local GOFLAGS= \
+		if (cd "$bd" && GOCACHE="$gocache" GOTOOLCHAIN=local GOFLAGS='' \
 			$GO build -o "$bin/$name" "$src") >"$logs/$name.build" 2>&1; then
 			programs="$programs $name:exe:$bin/$name"
 		else
@@ -165,6 +166,7 @@ for entry in $programs; do
 	# The exit status travels through a file: a pipe would hide it.
 	# shellcheck disable=SC2086
 	(
+		set +e
 		timeout "$timeout_s" $run </dev/null
 		echo $? >"$logs/$name.rc"
 	) 2>&1 | tee "$logs/$name.log" >&2
@@ -184,7 +186,7 @@ done
 
 # ---- 4. the tables ----
 if [ -z "${BENCH_DOC+set}" ]; then
-	if [ -n "$quick" ] && [ "$quick" != 0 ]; then
+	if { [ -n "$quick" ] && [ "$quick" != 0 ]; } || [ -n "${BENCH_ONLY:-}" ]; then
 		BENCH_DOC="$bd/benchmarks.md"
 	else
 		BENCH_DOC="$here/docs/benchmarks.md"
