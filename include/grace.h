@@ -132,9 +132,10 @@ GRACE_API int grace_stop_request(grace_stop *s, int reason);
  * Once true it stays true, and grace_stop_reason() is then non-zero. */
 static inline bool grace_stop_requested(const grace_stop *s)
 {
-	const struct grace__stop_flag *f = (const struct grace__stop_flag *)(const void *)s;
-	if (f == NULL)
-		return false;
+	/* NULL reads a flag that is never set: no branch in the caller's loop,
+	 * so a compiler can keep the check to the one load. */
+	static const struct grace__stop_flag never = {0};
+	const struct grace__stop_flag *f = s != NULL ? (const struct grace__stop_flag *)(const void *)s : &never;
 #ifdef __cplusplus
 	return (__atomic_load_n(&f->word, __ATOMIC_ACQUIRE) & 1u) != 0;
 #else
