@@ -19,7 +19,7 @@ asan_ARGS     = -DCMAKE_C_COMPILER=gcc -DGRACE_SANITIZE=address,undefined
 tsan_ARGS     = -DCMAKE_C_COMPILER=gcc -DGRACE_SANITIZE=thread
 portable_ARGS = -DCMAKE_C_COMPILER=gcc -DGRACE_PORTABLE=ON
 
-.PHONY: all demo check $(addprefix check-,$(CONFIGS)) bench deps clean
+.PHONY: all demo check $(addprefix check-,$(CONFIGS)) bench stress deps clean
 
 all:
 	$(CMAKE) -S . -B $(BUILD)/release -DCMAKE_BUILD_TYPE=Release >/dev/null
@@ -46,6 +46,14 @@ $(addprefix check-,$(CONFIGS)): check-%:
 # ThreadSanitizer cannot map its shadow memory under the widest ASLR some
 # kernels use; run its tests without address randomisation.
 check-tsan: SETARCH = setarch $$(uname -m) -R
+
+# The soak: every tests/stress/*.c program, SECONDS seconds each (default
+# 600), in an optimised build with debug checks kept on.
+SECONDS ?= 600
+stress:
+	$(CMAKE) -S . -B $(BUILD)/stress -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
+	$(CMAKE) --build $(BUILD)/stress -j $(JOBS)
+	SECONDS=$(SECONDS) ./$(BUILD)/stress/queue_stress
 
 bench:
 	sh bench/run.sh $(BUILD)/bench

@@ -5,6 +5,7 @@
  */
 #include "internal.h"
 
+#include <stddef.h>
 #include <stdlib.h>
 
 _Atomic long grace__alloc_fail_countdown;
@@ -31,6 +32,16 @@ void *grace__calloc(size_t n, size_t size)
 void *grace__realloc(void *p, size_t n)
 {
 	return should_fail() ? NULL : realloc(p, n);
+}
+
+void *grace__aligned_alloc(size_t align, size_t size)
+{
+	if (should_fail())
+		return NULL;
+	if (align <= sizeof(max_align_t))
+		return malloc(size);
+	size = (size + align - 1) / align * align;
+	return aligned_alloc(align, size);
 }
 
 char *grace__strdup(const char *s)
