@@ -22,14 +22,18 @@ diff -r "$tmp/man" "$man" >"$tmp/diff" || { cat "$tmp/diff"; err "docs/man is st
 
 # 2. Declarations: "name<TAB>prototype" with whitespace normalised, from the
 # header (GRACE_API and static inline functions) and from each page's
-# SYNOPSIS.
+# SYNOPSIS. The header's attribute macros read as what they stand for in C
+# (GRACE__NORETURN is _Noreturn); GRACE_API is dropped.
 norm='{ gsub(/[ \t]+/, " "); gsub(/\( /, "("); gsub(/ \)/, ")"); gsub(/ ;/, ";"); sub(/^ /, "") }'
 awk '
-	/^(GRACE_API|static inline) / { decl = ""; on = 1 }
+	/^(GRACE__[A-Z]+ )*(GRACE_API|static inline) / { decl = ""; on = 1 }
 	on {
 		decl = decl " " $0
 		if ($0 ~ /[;{)]$/ && $0 !~ /,$/) {
-			sub(/^ (GRACE_API|static inline) /, "", decl)
+			gsub(/GRACE__NORETURN/, "_Noreturn", decl)
+			sub(/GRACE_API /, "", decl)
+			sub(/^ static inline /, " ", decl)
+			sub(/^ /, "", decl)
 			sub(/[ ]*\{$/, "", decl)
 			if (decl !~ /;$/)
 				decl = decl ";"
