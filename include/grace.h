@@ -20,6 +20,7 @@
 #ifndef GRACE_H
 #define GRACE_H
 
+#include <errno.h> /* the codes grace returns, negated: -ECANCELED, -ETIMEDOUT, ... */
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -158,7 +159,9 @@ GRACE_API int grace_stop_reason(const grace_stop *s);
 GRACE_API int grace_stop_set_deadline(grace_stop *s, grace_deadline d);
 
 /* A stop callback record, owned by the caller (embed it or keep it on the
- * stack). Its fields are private to the library. */
+ * stack). Its fields are private to the library. Zero it (= {0}) before its
+ * first use: leftover memory may look like a registered record and be
+ * refused with -EINVAL. */
 typedef struct grace_stop_cb {
 	void (*fn)(void *arg);
 	void *arg;

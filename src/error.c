@@ -25,6 +25,12 @@ const char *grace_strerror(int code)
 	case -ECONNRESET: return "connection reset by peer";
 	case -ECONNREFUSED: return "connection refused";
 	case -EMFILE: return "too many open files";
+	case -ENFILE: return "too many open files in the system";
+	case -ENOTSOCK: return "not a socket";
+	case -ECONNABORTED: return "connection aborted";
+	case -ENOTCONN: return "not connected";
+	case -EADDRINUSE: return "address in use";
+	case -EPERM: return "operation not permitted";
 	default: return "unknown error";
 	}
 }

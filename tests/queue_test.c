@@ -532,7 +532,8 @@ TEST(stopped_putter_passes_its_wakeup_on)
  * sleep; the next item must still wake it (its spent wake-up must not count
  * as one still coming). To make the theft certain, the getter runs under
  * SCHED_IDLE on the main thread's CPU: woken, it cannot preempt the main
- * thread, which takes the item and only then moves to another CPU. */
+ * thread, which takes the item and only then moves to another CPU and
+ * gives the getter its normal class back. */
 struct robbed_getter {
 	grace_queue *q;
 	int cpu;
@@ -544,12 +545,6 @@ struct robbed_getter {
 static void *robbed_getter_main(void *arg)
 {
 	struct robbed_getter *g = arg;
-	cpu_set_t set;
-	CPU_ZERO(&set);
-	CPU_SET(g->cpu, &set);
-	struct sched_param sp = {0};
-	if (sched_setaffinity(0, sizeof set, &set) != 0 || sched_setscheduler(0, SCHED_IDLE, &sp) != 0)
-		FAIL_AT(__FILE__, __LINE__, "cannot pin the getter");
 	atomic_store(&g->tid, (int)syscall(SYS_gettid));
 	atomic_store(&g->started, 1);
 	g->rc = grace_queue_get(g->q, &g->item, NULL, grace_after_ms(test_slack_ms() * 4));
@@ -578,19 +573,48 @@ TEST(getter_robbed_of_its_item_is_woken_by_the_next)
 	for (int c = 0; c < CPU_SETSIZE && cpu < 0; c++)
 		if (CPU_ISSET(c, &all))
 			cpu = c;
-	for (int round = 0; round < 20; round++) {
+	/* Under load the getter can still win (the main thread may block, or
+	 * be moved, between its put and its get): such a round proves nothing
+	 * and is repeated; at least 5 rounds must see the theft. */
+	int robbed = 0;
+	for (int round = 0; round < 400 && robbed < 5; round++) {
 		grace_queue *q;
 		ASSERT_RC(grace_queue_new(&q, round % 2 ? 8 : 0), 0);
 		struct robbed_getter g = {.q = q, .cpu = cpu, .rc = 1};
 		pthread_t th;
 		ASSERT_EQ(pthread_create(&th, NULL, robbed_getter_main, &g), 0);
 		WAIT_UNTIL(atomic_load(&g.started) && thread_state(atomic_load(&g.tid)) == 'S');
+		/* Asleep: only now make it SCHED_IDLE on our CPU (set earlier, load
+		 * on that CPU could starve it before it ever got to sleep). */
+		cpu_set_t one;
+		CPU_ZERO(&one);
+		CPU_SET(cpu, &one);
+		struct sched_param sp = {0};
+		if (sched_setaffinity(atomic_load(&g.tid), sizeof one, &one) != 0 ||
+		    sched_setscheduler(atomic_load(&g.tid), SCHED_IDLE, &sp) != 0)
+			FAIL_AT(__FILE__, __LINE__, "cannot pin the getter");
 		pin_self(cpu, true);
 		ASSERT_RC(grace_queue_put(q, ip(1), NULL, PAST), 0); /* wakes the getter... */
 		void *it = NULL;
-		ASSERT_RC(grace_queue_get(q, &it, NULL, PAST), 0); /* ...which cannot run yet */
-		ASSERT_PTR_EQ(it, ip(1));
+		int rc = grace_queue_get(q, &it, NULL, PAST); /* ...which should not run yet */
 		pin_self(cpu, false);
+		/* Give the getter back a normal scheduling class, so that load on
+		 * its CPU cannot starve it from here on. */
+		struct sched_param sp0 = {0};
+		int tid = atomic_load(&g.tid);
+		if (sched_setscheduler(tid, SCHED_OTHER, &sp0) != 0 || sched_setaffinity(tid, sizeof all, &all) != 0)
+			ASSERT_EQ(errno, ESRCH); /* only if it has already taken item 1 and ended */
+		if (rc == -ETIMEDOUT) {
+			/* The getter ran first and took item 1: no theft this round. */
+			pthread_join(th, NULL);
+			ASSERT_RC(g.rc, 0);
+			ASSERT_PTR_EQ(g.item, ip(1));
+			ASSERT_RC(grace_queue_free(q), 0);
+			continue;
+		}
+		ASSERT_RC(rc, 0);
+		ASSERT_PTR_EQ(it, ip(1));
+		robbed++;
 		WAIT_UNTIL(thread_state(atomic_load(&g.tid)) == 'S'); /* asleep again */
 		grace_deadline t0 = grace_now();
 		ASSERT_RC(grace_queue_put(q, ip(2), NULL, PAST), 0);
@@ -600,6 +624,7 @@ TEST(getter_robbed_of_its_item_is_woken_by_the_next)
 		ASSERT_LT(grace_now() - t0, test_slack_ms() * 1000000);
 		ASSERT_RC(grace_queue_free(q), 0);
 	}
+	ASSERT_EQ(robbed, 5);
 	ASSERT_EQ(sched_setaffinity(0, sizeof all, &all), 0);
 }
 
