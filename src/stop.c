@@ -132,12 +132,20 @@ int grace__stop_request(grace_stop *s, int reason)
 		cb->fn(cb->arg);
 		pthread_mutex_lock(&s->lock);
 		if (!removed) {
-			/* fn did not remove its own record: it is still ours. */
+			/* fn did not remove its own record: it is still ours, but
+			 * only until CB_DONE is visible. grace_stop_off reads the
+			 * state without the lock and, seeing CB_DONE, lets its
+			 * caller free the record at once, so read waiting_off
+			 * before the store and touch nothing of the record after
+			 * it but the wake below. waiting_off is written only under
+			 * the lock we hold, so it cannot change in between. */
 			cb->removed_while_running = NULL;
+			bool off_waits = cb->waiting_off != 0;
 			atomic_store_explicit(&cb->state, CB_DONE, memory_order_release);
-			if (cb->waiting_off) {
-				/* Under the lock: the off-waiter cannot return and free
-				 * the record before the wake reaches its word. */
+			if (off_waits) {
+				/* Under the lock: the off-waiter takes the lock once
+				 * more before it returns, so the record outlives the
+				 * wake. */
 				grace__os_wake(&cb->state, INT32_MAX);
 			}
 		}
