@@ -8,7 +8,10 @@
  * a read-modify-write (a CAS loop, fetch_or, fetch_add) is one atomic step.
  * The accesses the protocol depends on are seq_cst in the C code, so
  * spin's sequentially consistent interleavings are the executions to
- * check. Keep this file beside the code it models and change both together:
+ * check. A critical section under a mutex that holds at most one access to
+ * anything shared without that mutex is one step too (Lipton's reduction:
+ * the lock moves right, the unlock left); that is how the lot's bucket
+ * mutexes and most of the stop's lock appear below. Keep this file beside the code it models and change both together:
  * the comments name the C lines each block stands for.
  *
  * Two engines, as in src/linux/platform.c:
@@ -148,8 +151,8 @@ inline futex_sleep()
 #define NB (2 + NW)
 
 /* The bucket mutexes are not modelled one by one: each critical section
- * under a bucket mutex is one atomic step (see the header), so the mutex is
- * never seen held. */
+ * under a bucket mutex is one atomic step (see the top of this file), so
+ * the mutex is never seen held. */
 byte cv[NW];    /* waiter i sleeps on bucket cv[i] - 1's condvar; 0: awake */
 byte slk;       /* grace_stop.lock: 0 free, else holder's _pid + 1 */
 byte cbst[NW];  /* waiter i's grace_stop_cb.state */
