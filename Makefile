@@ -2,7 +2,9 @@
 # configuration; `make demo` builds and runs the demo; `make bench` runs the
 # benchmarks against their peers. `make install` builds the release
 # configuration and installs it under $(PREFIX) (default /usr/local), staged
-# under $(DESTDIR) when that is set, as packagers expect.
+# under $(DESTDIR) when that is set, as packagers expect. `make fuzz`,
+# `make helgrind` and `make model` are the longer reliability runs
+# (docs/reliability.md).
 
 BUILD  ?= build
 JOBS   ?= $(shell nproc 2>/dev/null || echo 2)
@@ -12,14 +14,20 @@ PREFIX ?= /usr/local
 DESTDIR ?=
 
 # name:cmake-arguments:environment for each configuration `make check` runs.
+# The spin model check depends on no build, so only the gcc configuration
+# runs it; the clang one builds the fuzz harnesses (where clang can link
+# libFuzzer) and runs each briefly over its seed corpus.
 CONFIGS = gcc clang asan tsan portable
 gcc_ARGS      = -DCMAKE_C_COMPILER=gcc -DCMAKE_BUILD_TYPE=Debug
-clang_ARGS    = -DCMAKE_C_COMPILER=clang -DGRACE_TEST_ENV=GRACE_NO_FUTEX_WAITV=1
-asan_ARGS     = -DCMAKE_C_COMPILER=gcc -DGRACE_SANITIZE=address,undefined
-tsan_ARGS     = -DCMAKE_C_COMPILER=gcc -DGRACE_SANITIZE=thread
-portable_ARGS = -DCMAKE_C_COMPILER=gcc -DGRACE_PORTABLE=ON
+clang_ARGS    = -DCMAKE_C_COMPILER=clang -DGRACE_TEST_ENV=GRACE_NO_FUTEX_WAITV=1 -DGRACE_FUZZ=ON -DGRACE_MODEL_CHECK=OFF
+asan_ARGS     = -DCMAKE_C_COMPILER=gcc -DGRACE_SANITIZE=address,undefined -DGRACE_MODEL_CHECK=OFF
+tsan_ARGS     = -DCMAKE_C_COMPILER=gcc -DGRACE_SANITIZE=thread -DGRACE_MODEL_CHECK=OFF
+portable_ARGS = -DCMAKE_C_COMPILER=gcc -DGRACE_PORTABLE=ON -DGRACE_MODEL_CHECK=OFF
 
-.PHONY: all demo check $(addprefix check-,$(CONFIGS)) bench stress deps clean
+# `make fuzz`: every harness for FUZZ_SECONDS each, after its seeds.
+FUZZ_SECONDS ?= 300
+
+.PHONY: all demo check $(addprefix check-,$(CONFIGS)) bench stress deps clean fuzz helgrind model
 
 all:
 	$(CMAKE) -S . -B $(BUILD)/release -DCMAKE_BUILD_TYPE=Release >/dev/null
@@ -57,6 +65,23 @@ stress:
 
 bench:
 	sh bench/run.sh $(BUILD)/bench
+
+fuzz:
+	$(CMAKE) -S . -B $(BUILD)/fuzz -DCMAKE_C_COMPILER=clang -DGRACE_FUZZ=ON -DGRACE_MODEL_CHECK=OFF >/dev/null
+	$(CMAKE) --build $(BUILD)/fuzz -j $(JOBS) --target fuzzers
+	sh tests/fuzz/run.sh $(BUILD)/fuzz . $(FUZZ_SECONDS)
+
+# The concurrency tests under Helgrind and DRD (tests/valgrind/run.sh says
+# why they run on the mutex + condvar engine).
+helgrind:
+	$(CMAKE) -S . -B $(BUILD)/helgrind -DCMAKE_C_COMPILER=gcc -DCMAKE_BUILD_TYPE=Debug -DGRACE_MODEL_CHECK=OFF >/dev/null
+	$(CMAKE) --build $(BUILD)/helgrind -j $(JOBS)
+	sh tests/valgrind/run.sh $(BUILD)/helgrind .
+
+# The spin model with its larger configurations as well (several minutes).
+model:
+	mkdir -p $(BUILD)/model
+	GRACE_MODEL_FULL=1 sh tests/model_test.sh $(BUILD)/model .
 
 clean:
 	rm -rf $(BUILD)

@@ -277,6 +277,49 @@ TEST(off_waits_for_running_callback_try_off_does_not)
 	ASSERT_RC(grace_stop_free(s), 0);
 }
 
+/* Once a request has run a callback, the record is its owner's again: a
+ * thread that learns the request is over may free it at once, and the owner
+ * of a child may free the child, whose link in its parent is such a record.
+ * The request must not touch either afterwards. The handshake is a relaxed
+ * flag on purpose: it gives the freeing thread no ordering of its own, so
+ * ThreadSanitizer (and `make helgrind`) report any access the request makes
+ * to a record after publishing it done. */
+struct after_arg {
+	grace_stop *s;
+	atomic_int done;
+};
+
+static void *request_then_flag(void *arg)
+{
+	struct after_arg *a = arg;
+	grace_stop_request(a->s, 1);
+	atomic_store_explicit(&a->done, 1, memory_order_relaxed);
+	return NULL;
+}
+
+TEST(records_are_free_once_the_request_ran_them)
+{
+	for (int round = 0; round < 20; round++) {
+		grace_stop *root = new_stop(NULL);
+		grace_stop *child = new_stop(root);
+		grace_stop_cb *cb = calloc(1, sizeof *cb);
+		ASSERT_TRUE(cb != NULL);
+		atomic_int n = 0;
+		ASSERT_RC(grace_stop_on(root, cb, count_cb, &n), 0);
+		struct after_arg a = {root, 0};
+		pthread_t t;
+		start_threads(&t, 1, request_then_flag, &a, 0);
+		WAIT_UNTIL(atomic_load_explicit(&a.done, memory_order_relaxed));
+		ASSERT_RC(grace_stop_off(cb), 0);
+		free(cb);
+		ASSERT_TRUE(grace_stop_requested(child));
+		ASSERT_RC(grace_stop_free(child), 0);
+		join_threads(&t, 1);
+		ASSERT_EQ(atomic_load(&n), 1);
+		ASSERT_RC(grace_stop_free(root), 0);
+	}
+}
+
 /* Callbacks registered while the stop is being requested run exactly once. */
 #define REG_THREADS 4
 #define REG_PER 64
@@ -505,7 +548,8 @@ TEST_LIST(T(request_is_idempotent_first_reason_sticks), T(null_stop_is_never_req
           T(children_follow_parent), T(freed_child_is_forgotten), T(callback_runs_once_on_request),
           T(callback_on_requested_stop_runs_at_once), T(off_before_request_removes),
           T(off_from_inside_callback_returns_and_may_free), T(callback_reenters_library),
-          T(off_waits_for_running_callback_try_off_does_not), T(callbacks_added_during_request_run_exactly_once),
+          T(off_waits_for_running_callback_try_off_does_not),
+          T(records_are_free_once_the_request_ran_them), T(callbacks_added_during_request_run_exactly_once),
           T(concurrent_requests_exactly_one_wins), T(deadline_fires_on_time_without_waiters),
           T(deadline_wakes_waiter_within_a_few_ms), T(deadline_ordering_replace_remove_past),
           T(free_with_pending_deadline), T(fd_becomes_readable_on_request), T(fd_wakes_a_poll_loop))
