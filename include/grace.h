@@ -424,7 +424,9 @@ GRACE_API void grace_report_free(grace_report *r);
  *    only when it would have to wait past `d`. GRACE_FOREVER: no deadline.
  *  - A ready descriptor costs one system call: the transfer is tried first
  *    without blocking, and the call waits (ppoll on the descriptor and on
- *    grace_stop_fd(stop), the deadline as its timeout) only on EAGAIN.
+ *    grace_stop_fd(stop), the deadline as its timeout) only on EAGAIN. (In
+ *    the portable build read and write cost two: fcntl tells a blocking
+ *    descriptor, which is polled first, from a non-blocking one.)
  *    EINTR is retried within the same absolute deadline. Other errors of the
  *    system call come back as negative errno values (-EBADF for a closed
  *    descriptor, -EPIPE, -ECONNRESET, -ENOTSOCK, ...).
@@ -546,8 +548,8 @@ GRACE_API int grace_connect(int fd, const struct sockaddr *addr, socklen_t addrl
  * synchronous faults SIGSEGV, SIGBUS, SIGFPE, SIGILL, SIGTRAP, or a number
  * out of range); -EBUSY if signals are already routed (unroute first);
  * -ENOMEM, -EMFILE, -EAGAIN from the system. Nothing is changed on failure.
- * Thread-safe; never blocks. A child made by fork() inherits the handlers but
- * not the thread: it must not unroute, and should exec or reset them. */
+ * Thread-safe; never blocks. A child made by fork() starts unrouted, with
+ * the dispositions from before routing; it may route again. */
 GRACE_API int grace_signals_route(grace_stop *stop, const int *signals, size_t count);
 
 /* Undo grace_signals_route: restore the dispositions it saved and end its

@@ -18,12 +18,18 @@
  * still uses the old pipe. A handler counts itself in `inflight` and only
  * then reads `pipe_wr`; unroute stores -1 in `pipe_wr` and only then waits
  * for `inflight` to drain; all four accesses are seq_cst, so either the
- * handler sees -1 or unroute sees it counted. Closing the write end then
- * ends the thread (end of file), which unroute joins.
+ * handler sees -1 or unroute sees it counted. It then sets `quitting` and
+ * writes a wake byte (0, never a signal) so the thread ends even if a
+ * forked child still holds the write end, and joins it.
+ *
+ * fork(): a child starts unrouted. An atfork handler restores the saved
+ * dispositions in the child and closes its copy of the pipe, so a signal
+ * sent to the child never reaches the parent's thread through the pipe.
  *
  * Lock order: `lock` guards the routing and the escalation callback. It is
  * never held while a callback runs, while the stop is requested, or while
- * the thread is joined; handlers never take it.
+ * the thread is joined; handlers never take it. fork() holds it across the
+ * fork (atfork prepare), so the child sees a consistent routing.
  */
 #include "internal.h"
 
@@ -47,7 +53,7 @@ struct route {
 	struct sigaction old[MAX_ROUTED];
 	int rd, wr;           /* the self-pipe */
 	pthread_t thread;
-	_Atomic bool quitting; /* unroute began: drop what is still queued (relaxed: advisory) */
+	_Atomic bool quitting; /* unroute began: the thread ends (seq_cst; the wake byte follows it) */
 	bool detached;        /* unrouted from the thread itself: it frees the route */
 	bool seen_first;      /* the thread's own: a signal has requested the stop */
 };
@@ -118,9 +124,11 @@ static void *signal_main(void *arg)
 		if (n <= 0)
 			break; /* end of file: unrouted */
 		for (ssize_t i = 0; i < n; i++) {
-			if (atomic_load_explicit(&rt->quitting, memory_order_relaxed))
-				break;
+			if (atomic_load_explicit(&rt->quitting, memory_order_seq_cst))
+				return NULL; /* unroute joins us and frees the route */
 			int signo = buf[i];
+			if (signo == 0)
+				continue; /* a wake byte */
 			if (!rt->seen_first) {
 				rt->seen_first = true;
 				grace__stop_request(rt->stop, GRACE_REASON_SIGNAL(signo));
@@ -152,11 +160,51 @@ static void teardown_locked(struct route *rt, size_t n)
 {
 	for (size_t i = 0; i < n; i++)
 		sigaction(rt->signals[i], &rt->old[i], NULL);
-	atomic_store_explicit(&rt->quitting, true, memory_order_relaxed);
 	atomic_store_explicit(&pipe_wr, -1, memory_order_seq_cst);
 	while (atomic_load_explicit(&inflight, memory_order_seq_cst) != 0)
 		sched_yield();
+	atomic_store_explicit(&rt->quitting, true, memory_order_seq_cst);
+	/* Wake the thread. A full pipe needs no byte: the thread has bytes to
+	 * read and sees `quitting` before the first. */
+	unsigned char zero = 0;
+	ssize_t w = write(rt->wr, &zero, 1);
+	(void)w;
 	close(rt->wr);
+}
+
+/* fork(): hold the lock across it, and leave the child unrouted. */
+static void atfork_prepare(void)
+{
+	pthread_mutex_lock(&lock);
+}
+
+static void atfork_parent(void)
+{
+	pthread_mutex_unlock(&lock);
+}
+
+static void atfork_child(void)
+{
+	struct route *rt = routed;
+	if (rt != NULL) {
+		/* The thread does not exist here; nothing else ran yet. */
+		for (size_t i = 0; i < rt->count; i++)
+			sigaction(rt->signals[i], &rt->old[i], NULL);
+		atomic_store_explicit(&pipe_wr, -1, memory_order_seq_cst);
+		atomic_store_explicit(&inflight, 0, memory_order_seq_cst);
+		close(rt->wr);
+		free_route(rt);
+		routed = NULL;
+	}
+	pthread_mutex_unlock(&lock);
+}
+
+static pthread_once_t atfork_once = PTHREAD_ONCE_INIT;
+static int atfork_status;
+
+static void atfork_register(void)
+{
+	atfork_status = pthread_atfork(atfork_prepare, atfork_parent, atfork_child) == 0 ? 0 : -ENOMEM;
 }
 
 static bool routable(int signo)
@@ -209,6 +257,9 @@ int grace_signals_route(grace_stop *stop, const int *signals, size_t count)
 				return -EINVAL;
 	}
 
+	pthread_once(&atfork_once, atfork_register);
+	if (atfork_status < 0)
+		return atfork_status;
 	pthread_mutex_lock(&lock);
 	if (routed != NULL) {
 		pthread_mutex_unlock(&lock);

@@ -306,7 +306,64 @@ TEST(unroute_from_inside_callbacks)
 	ASSERT_RC(grace_stop_free(s2), 0);
 }
 
+/* A child made by fork() starts unrouted: its signals meet the old
+ * disposition and never reach the parent's stop through the shared pipe. */
+TEST(forked_child_starts_unrouted)
+{
+	grace_stop *s = new_stop();
+	int sigs[] = {SIGUSR1};
+	atomic_store(&escalations, 0);
+	ASSERT_RC(grace_signals_on_escalate(on_escalate, &escalations), 0);
+	ASSERT_RC(grace_signals_route(s, sigs, 1), 0);
+	fflush(NULL);
+	pid_t pid = fork();
+	ASSERT_GE(pid, 0);
+	if (pid == 0) {
+		/* Unrouted here: unroute answers -EINVAL, SIGUSR1 is default. */
+		if (grace_signals_unroute() != -EINVAL)
+			_exit(3);
+		raise(SIGUSR1); /* the default action ends the child */
+		_exit(4);
+	}
+	int status;
+	ASSERT_EQ(waitpid(pid, &status, 0), pid);
+	if (!WIFSIGNALED(status) || WTERMSIG(status) != SIGUSR1)
+		FAIL_AT(__FILE__, __LINE__, "child status %#x, want death by SIGUSR1", status);
+	/* Had the child's signal reached our pipe, it would have been the
+	 * first, and this one would escalate. */
+	ASSERT_FALSE(grace_stop_requested(s));
+	ASSERT_EQ(raise(SIGUSR1), 0);
+	wait_requested(s);
+	ASSERT_RC(grace_signals_unroute(), 0);
+	ASSERT_EQ(atomic_load(&escalations), 0);
+	ASSERT_RC(grace_signals_on_escalate(NULL, NULL), 0);
+	ASSERT_RC(grace_stop_free(s), 0);
+}
+
 /* ---- in child processes ---- */
+
+/* ThreadSanitizer emulates signal delivery: it runs a handler only when
+ * the receiving thread next enters a call it intercepts (never, for a
+ * thread asleep in grace's raw futex wait), and it may deliver a handled
+ * signal again later. What these tests measure, a process's answer to
+ * signals from outside, is then the sanitizer's, not grace's; the
+ * in-process tests above still run under it. */
+#if defined(__SANITIZE_THREAD__)
+#define UNDER_TSAN 1
+#elif defined(__has_feature)
+#if __has_feature(thread_sanitizer)
+#define UNDER_TSAN 1
+#endif
+#endif
+#ifdef UNDER_TSAN
+#define SKIP_UNDER_TSAN()                                                        \
+	do {                                                                     \
+		printf("(skipped under ThreadSanitizer) ");                      \
+		return;                                                          \
+	} while (0)
+#else
+#define SKIP_UNDER_TSAN() ((void)0)
+#endif
 
 struct child {
 	pid_t pid;
@@ -321,15 +378,6 @@ static void spawn(struct child *c, const char *mode)
 	ASSERT_EQ(pipe(in), 0);
 	ASSERT_EQ(pipe(out), 0);
 	ASSERT_EQ(pipe(err), 0);
-	/* ThreadSanitizer sleeps a second in any exit by default, which would
-	 * hide what "promptly" measures; other builds ignore the variable. It
-	 * is read at start-up only, so setting it here changes only children. */
-	const char *o = getenv("TSAN_OPTIONS");
-	if (o == NULL || strstr(o, "atexit_sleep_ms") == NULL) {
-		char tsan[512];
-		snprintf(tsan, sizeof tsan, "%s%satexit_sleep_ms=0", o ? o : "", o ? " " : "");
-		ASSERT_EQ(setenv("TSAN_OPTIONS", tsan, 1), 0);
-	}
 	fflush(NULL);
 	c->pid = fork();
 	ASSERT_GE(c->pid, 0);
@@ -413,6 +461,7 @@ static void expect_exit(struct child *c, int status, int code)
 
 TEST(sigterm_shuts_16_blocked_threads_down_cleanly)
 {
+	SKIP_UNDER_TSAN();
 	struct child c;
 	spawn(&c, "term");
 	expect_output(&c, "ready\n", grace_after_ms(20000));
@@ -427,6 +476,7 @@ TEST(sigterm_shuts_16_blocked_threads_down_cleanly)
 
 TEST(sigint_twice_exits_130_promptly)
 {
+	SKIP_UNDER_TSAN();
 	struct child c;
 	spawn(&c, "stuck");
 	expect_output(&c, "ready\n", grace_after_ms(20000));
@@ -446,6 +496,7 @@ TEST(sigint_twice_exits_130_promptly)
 
 TEST(burst_of_1000_signals_gives_one_stop)
 {
+	SKIP_UNDER_TSAN();
 	struct child c;
 	spawn(&c, "burst");
 	expect_output(&c, "ready\n", grace_after_ms(20000));
@@ -462,5 +513,5 @@ TEST(burst_of_1000_signals_gives_one_stop)
 TEST_LIST(T(route_rejects_bad_arguments), T(route_twice_is_ebusy), T(unroute_restores_dispositions),
           T(first_signal_stops_later_ones_escalate), T(stop_requested_elsewhere_keeps_its_reason),
           T(count_zero_routes_sigint_and_sigterm), T(delivery_works_whatever_the_thread_order),
-          T(unroute_from_inside_callbacks), T(sigterm_shuts_16_blocked_threads_down_cleanly),
+          T(unroute_from_inside_callbacks), T(forked_child_starts_unrouted), T(sigterm_shuts_16_blocked_threads_down_cleanly),
           T(sigint_twice_exits_130_promptly), T(burst_of_1000_signals_gives_one_stop))
