@@ -425,8 +425,9 @@ GRACE_API void grace_report_free(grace_report *r);
  *  - A ready descriptor costs one system call: the transfer is tried first
  *    without blocking, and the call waits (ppoll on the descriptor and on
  *    grace_stop_fd(stop), the deadline as its timeout) only on EAGAIN. (In
- *    the portable build read and write cost two: fcntl tells a blocking
- *    descriptor, which is polled first, from a non-blocking one.)
+ *    the portable build grace_read and grace_write first ask fcntl whether
+ *    the descriptor blocks: a ready non-blocking one then costs two calls,
+ *    a blocking one three, as it is polled before the transfer.)
  *    EINTR is retried within the same absolute deadline. Other errors of the
  *    system call come back as negative errno values (-EBADF for a closed
  *    descriptor, -EPIPE, -ECONNRESET, -ENOTSOCK, ...).

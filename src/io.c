@@ -191,7 +191,9 @@ static ssize_t run(struct xfer *x, grace_stop *stop, int64_t d)
 {
 	enum mode mode = initial_mode(x);
 	size_t done = 0;
-	bool ready = false; /* the last wait reported the descriptor ready */
+	/* Whether the last wait reported the descriptor ready. Zero bytes never
+	 * wait: the plain call answers at once, even on a blocking descriptor. */
+	bool ready = x->len == 0;
 	for (;;) {
 		if (mode == MODE_UNKNOWN) {
 			int m = probe_mode(x->fd);
