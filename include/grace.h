@@ -132,9 +132,10 @@ GRACE_API int grace_stop_request(grace_stop *s, int reason);
  * Once true it stays true, and grace_stop_reason() is then non-zero. */
 static inline bool grace_stop_requested(const grace_stop *s)
 {
-	const struct grace__stop_flag *f = (const struct grace__stop_flag *)(const void *)s;
-	if (f == NULL)
-		return false;
+	/* NULL reads a flag that is never set: no branch in the caller's loop,
+	 * so a compiler can keep the check to the one load. */
+	static const struct grace__stop_flag never = {0};
+	const struct grace__stop_flag *f = s != NULL ? (const struct grace__stop_flag *)(const void *)s : &never;
 #ifdef __cplusplus
 	return (__atomic_load_n(&f->word, __ATOMIC_ACQUIRE) & 1u) != 0;
 #else
@@ -241,58 +242,112 @@ GRACE_API int grace_event_wait(grace_event *ev, grace_stop *stop, grace_deadline
 
 typedef struct grace_queue grace_queue;
 
+/* Shutdown modes (grace_queue_shutdown). */
 #define GRACE_SHUTDOWN_DRAIN 1
 #define GRACE_SHUTDOWN_IMMEDIATE 2
 
-/* Create a queue of `void *` items holding at most `capacity` (0 =
- * unbounded). Returns 0; -EINVAL for NULL `out`; -ENOMEM. */
+/* Create a queue of `void *` items holding at most `capacity` items exactly
+ * (0: unbounded). A bounded queue is a lock-free ring: puts and gets that
+ * need not wait take no lock and make no system call. An unbounded queue
+ * keeps a growable ring under a mutex (puts then never wait, but may answer
+ * -ENOMEM). Returns 0 and stores the queue in *out (the caller owns it and
+ * frees it with grace_queue_free or grace_queue_free_items); -EINVAL for
+ * NULL `out`; -ENOMEM, also for a capacity too large to allocate. Never
+ * blocks. */
 GRACE_API int grace_queue_new(grace_queue **out, size_t capacity);
 
-/* Name the queue for reports ("blocked in get on queue 'jobs'"). The name
- * is copied. -EINVAL for NULL arguments; -ENOMEM. */
+/* Name the queue for reports: a thread blocked in a queue call is reported
+ * as blocked in "queue_get", "queue_put" or "queue_join" on this name. The
+ * name is copied; renaming keeps earlier copies until the queue is freed, so
+ * a report never reads freed memory. Returns 0; -EINVAL for NULL arguments
+ * or a freed queue; -ENOMEM (the old name stays). Thread-safe; never
+ * blocks. */
 GRACE_API int grace_queue_set_name(grace_queue *q, const char *name);
 
-/* Append `item` (any value, NULL included). Blocks while the queue is full.
- * Returns 0; -ECANCELED; -ETIMEDOUT; -ESHUTDOWN after a shutdown; -EINVAL.
- * A put that fails did not enqueue: the item stays with the caller. */
+/* Append `item` (any value, NULL included), waiting while the queue is full
+ * until there is room, `stop` is requested or deadline `d` passes
+ * (GRACE_FOREVER: no deadline; a deadline already past makes a try).
+ * Returns 0: the queue owns the item. Errors, in order of precedence:
+ * -EINVAL (NULL or freed queue, freed stop); -ECANCELED when the stop is
+ * requested, before the call or while it waits, even if the queue is also
+ * shut down; -ESHUTDOWN after any shutdown; -ETIMEDOUT when it would have to
+ * wait past `d`; -ENOMEM (unbounded queue only). A put that fails did not
+ * enqueue: the item stays with the caller. Puts from one thread are got in
+ * the order they were put. A blocked put is woken by the get that frees its
+ * slot (one slot wakes one putter), by its stop, or by a shutdown.
+ * Thread-safe; blocks only while full (a brief spin, then asleep in the
+ * kernel, woken directly, never by polling). */
 GRACE_API int grace_queue_put(grace_queue *q, void *item, grace_stop *stop, grace_deadline d);
 
-/* Take the oldest item into *item. Blocks while the queue is empty. Returns
- * 0; -ECANCELED; -ETIMEDOUT; -ESHUTDOWN (after DRAIN: once empty; after
- * IMMEDIATE: at once); -EINVAL. A get that fails took nothing. */
+/* Take the oldest item into *item, waiting while the queue is empty until
+ * an item arrives, `stop` is requested or `d` passes (a past deadline makes
+ * a try). Returns 0: the caller owns the item (count it with
+ * grace_queue_task_done when processed, if anyone joins). Errors: -EINVAL
+ * (NULL queue or `item`, freed queue or stop); -ECANCELED (stop wins over
+ * items and shutdown); -ESHUTDOWN after GRACE_SHUTDOWN_DRAIN once the queue
+ * is empty, after GRACE_SHUTDOWN_IMMEDIATE at once; -ETIMEDOUT. A get that
+ * fails took nothing and leaves *item alone. One item wakes one blocked
+ * getter; a getter that is stopped or times out just as it was woken passes
+ * the wake-up on, so no getter sleeps beside an available item.
+ * Thread-safe; blocks only while empty. */
 GRACE_API int grace_queue_get(grace_queue *q, void **item, grace_stop *stop, grace_deadline d);
 
-/* Mark one item got earlier as processed. -EINVAL for NULL or more calls
- * than items got. Never blocks. */
+/* Mark one item got earlier as processed, as Python's task_done. Returns 0;
+ * -EINVAL for NULL, a freed queue, or more calls than items got by
+ * grace_queue_get. Thread-safe; never blocks. */
 GRACE_API int grace_queue_task_done(grace_queue *q);
 
-/* Wait until every item put has been marked done (items handed back by
- * grace_queue_drain count as done). Returns 0; -ESHUTDOWN at once after an
- * IMMEDIATE shutdown; -ECANCELED; -ETIMEDOUT; -EINVAL. */
+/* Wait until every item ever put has been marked done with
+ * grace_queue_task_done or handed back by grace_queue_drain. Returns 0 then;
+ * -ECANCELED; -ESHUTDOWN at once after GRACE_SHUTDOWN_IMMEDIATE (also for a
+ * join already waiting: the shutdown wakes it); -ETIMEDOUT; -EINVAL. A DRAIN
+ * shutdown does not end a join: the remaining items still get done.
+ * Thread-safe; blocks. */
 GRACE_API int grace_queue_join(grace_queue *q, grace_stop *stop, grace_deadline d);
 
-/* Shut the queue down (GRACE_SHUTDOWN_DRAIN or GRACE_SHUTDOWN_IMMEDIATE) and
- * wake every blocked caller. DRAIN may be upgraded to IMMEDIATE, never the
- * reverse (-EINVAL). Never blocks. */
+/* Shut the queue down and wake every blocked caller. GRACE_SHUTDOWN_DRAIN:
+ * puts fail with -ESHUTDOWN; gets return what is left, then -ESHUTDOWN.
+ * GRACE_SHUTDOWN_IMMEDIATE: gets fail at once too and join answers
+ * -ESHUTDOWN; the items left stay in the queue for grace_queue_drain (or
+ * grace_queue_free_items): nothing is discarded. A put that had already
+ * claimed its place completes (it happened before the shutdown). Repeating a
+ * mode is a no-op; DRAIN may be upgraded to IMMEDIATE, never the reverse.
+ * Returns 0; -EINVAL for NULL, a freed queue, an unknown mode, or DRAIN
+ * after IMMEDIATE (nothing changes). Thread-safe; never blocks. */
 GRACE_API int grace_queue_shutdown(grace_queue *q, int mode);
 
 /* Move up to `max` leftover items, oldest first, into items[], handing them
- * back to the caller. Returns the count moved; -EINVAL. Never blocks. */
+ * back to the caller, who owns them afterwards. Works before or after a
+ * shutdown, IMMEDIATE included. Drained items count as done for join, and
+ * the freed slots wake blocked putters. Returns the count moved (0 when
+ * empty); -EINVAL for a NULL or freed queue, or NULL `items` with max > 0.
+ * Thread-safe; never blocks. */
 GRACE_API ssize_t grace_queue_drain(grace_queue *q, void **items, size_t max);
 
-/* The number of items in the queue at this moment (0 for NULL). */
+/* The number of items in the queue at this moment, counting puts still
+ * completing (0 for NULL or a freed queue). Never blocks. */
 GRACE_API size_t grace_queue_size(const grace_queue *q);
 
-/* Free the queue. -EBUSY while it holds items or a thread waits on it;
- * NULL is a no-op answering 0. */
+/* Free the queue. Returns 0; NULL is a no-op answering 0; -EBUSY, freeing
+ * nothing, while it holds items (drain them first, or use
+ * grace_queue_free_items) or a thread waits in a get, put or join on it;
+ * -EINVAL for a queue already freed (detected while its memory is still
+ * valid). No call on the queue may be running or start afterwards. */
 GRACE_API int grace_queue_free(grace_queue *q);
 
-/* Call dispose(item, arg) on every leftover item, then free the queue.
- * -EBUSY, changing nothing, while a thread waits on it; -EINVAL. */
+/* Call dispose(item, arg) on every leftover item, oldest first, then free
+ * the queue. Returns 0; -EBUSY, changing nothing, while a thread waits on
+ * it; -EINVAL for a NULL or freed queue or NULL `dispose`. */
 GRACE_API int grace_queue_free_items(grace_queue *q, void (*dispose)(void *item, void *arg), void *arg);
 
 /* ------------------------------------------------------------------------
  * Threads and cleanup
+ *
+ * A grace thread is a pthread with a name, its own stop, cleanup handlers,
+ * and a record of what it is blocked on (any grace call that really sleeps
+ * notes its operation, its object's name and the time; the calls that do
+ * not sleep write nothing). Join it with a deadline; give up a thread that
+ * does not answer with grace_thread_abandon rather than killing it.
  * ------------------------------------------------------------------------ */
 
 typedef struct grace_thread grace_thread;
@@ -302,16 +357,29 @@ typedef struct grace_thread grace_thread;
 typedef int (*grace_thread_fn)(grace_stop *stop, void *arg);
 
 /* Options for grace_thread_start_opts. Zero every field you do not set:
- * zero means the default. */
+ * zero means the default, and a non-zero reserved field is -EINVAL (so that
+ * later fields can be given meaning safely). */
 typedef struct grace_thread_opts {
-	size_t stack_size; /* bytes; 0: the library default (see docs) */
+	/* Bytes, rounded up to the page size; 0: the library default, 256 KiB.
+	 * Waking, exiting and joining 64 threads with glibc's default 8 MiB
+	 * stacks took about twice as long as with 256 KiB in our benchmark
+	 * (glibc caches only 40 MiB of stacks and unmaps the rest at each
+	 * exit); 256 KiB suits workers that block in grace calls. Ask for more
+	 * for deep recursion or big stack buffers. Below PTHREAD_STACK_MIN:
+	 * -EINVAL. */
+	size_t stack_size;
 	size_t reserved[7];
 } grace_thread_opts;
 
 /* Start a thread running fn(stop, arg), where `stop` is a new child of
- * `parent` (may be NULL) owned by the thread. `name` (copied; NULL gives
- * "thread") reaches the OS, truncated there, and the reports in full.
- * Returns 0 and the handle in *out; -EINVAL; -ENOMEM; -EAGAIN. */
+ * `parent` (may be NULL) owned by the thread: a request of the parent
+ * reaches it. `name` (copied; NULL gives "thread") reaches the OS, truncated
+ * there to 15 bytes, and in full the reports and the list of running
+ * threads that a second signal prints (grace_signals_route).
+ * Returns 0 and the handle in *out, which the caller must join or abandon;
+ * -EINVAL for NULL `out` or `fn`, a dead parent, bad options; -ENOMEM;
+ * -EAGAIN when the system cannot start a thread. Nothing is left behind on
+ * failure. Never blocks. */
 GRACE_API int grace_thread_start(grace_thread **out, const char *name, grace_thread_fn fn, void *arg,
                                  grace_stop *parent);
 
@@ -320,89 +388,139 @@ GRACE_API int grace_thread_start_opts(grace_thread **out, const char *name, grac
                                       grace_stop *parent, const grace_thread_opts *opts);
 
 /* Request the thread's stop with `reason` (> 0). Returns 1 or 0 as
- * grace_stop_request; -EINVAL. Never blocks. */
+ * grace_stop_request; -EINVAL for NULL, a joined or abandoned handle, or
+ * reason <= 0. Never blocks (apart from running the stop's callbacks). */
 GRACE_API int grace_thread_stop(grace_thread *t, int reason);
 
-/* The thread's own stop (valid until the handle is joined or abandoned). */
+/* The thread's own stop (valid until the handle is joined or abandoned);
+ * NULL for NULL or a joined or abandoned handle. Callbacks and children a
+ * caller puts on it must be removed before the thread ends. */
 GRACE_API grace_stop *grace_thread_get_stop(grace_thread *t);
 
 /* Wait for the thread to end by `d`, store its result in *result (may be
- * NULL) and free the handle. -ETIMEDOUT leaves the handle valid for another
- * join or an abandon; -EINVAL for NULL, a joined or an abandoned handle. */
+ * NULL) and free the handle. The wait sleeps (no polling) until the thread's
+ * exit wakes it; a deadline in the past makes it a try. Returns 0;
+ * -ETIMEDOUT leaves the handle valid for another join or an abandon;
+ * -EINVAL for NULL, a joined or abandoned handle (detected while the
+ * handle's memory has not been reused: the library keeps the last 64 freed
+ * handles aside for that), a handle being joined by another thread, the
+ * calling thread's own handle, or a thread of a group (the group joins it).
+ * Blocks until the thread ends or the deadline passes. */
 GRACE_API int grace_thread_join(grace_thread *t, grace_deadline d, int *result);
 
-/* Give the thread up: it frees its own state when it ends. The handle is
- * invalid afterwards. -EINVAL for NULL or a handle already given up. */
+/* Give the thread up without stopping it: it goes on, and frees its own
+ * state, its stop included, when it ends. If the stop's parent has been
+ * requested, the stop is cut from it, so the parent may be freed at once;
+ * otherwise the parent must outlive the thread as it must any child. The
+ * handle is invalid afterwards. Returns 0; -EINVAL as grace_thread_join
+ * (except that a thread may abandon itself). Never blocks. */
 GRACE_API int grace_thread_abandon(grace_thread *t);
 
 /* The calling grace thread's handle, or NULL outside a grace thread. */
 GRACE_API grace_thread *grace_thread_self(void);
 
-/* End the calling grace thread with `result`, running its cleanup handlers.
- * Outside a grace thread it ends the calling thread with pthread_exit. */
-GRACE_API _Noreturn void grace_thread_exit(int result);
+/* End the calling grace thread with `result`: its cleanup handlers run, its
+ * joiner wakes. Outside a grace thread it ends the calling thread with
+ * pthread_exit. A grace thread that calls pthread_exit itself ends as if by
+ * grace_thread_exit(0). Called from a cleanup handler, it runs the handlers
+ * left and keeps the first result. */
+#ifdef __cplusplus
+#define GRACE__NORETURN [[noreturn]]
+#else
+#define GRACE__NORETURN _Noreturn
+#endif
+GRACE__NORETURN GRACE_API void grace_thread_exit(int result);
 
-/* Push a cleanup handler on the calling grace thread: handlers run last-in
- * first-out when its function returns or calls grace_thread_exit. -EINVAL
- * outside a grace thread or for NULL fn; -ENOMEM. */
+/* Push a cleanup handler on the calling grace thread: the handlers run
+ * last-in first-out, each exactly once, on every way out: its function
+ * returns (after a stop, too) or it calls grace_thread_exit. A handler may
+ * push another (it runs next). Returns 0; -EINVAL outside a grace thread or
+ * for NULL fn; -ENOMEM. Never blocks. */
 GRACE_API int grace_defer(void (*fn)(void *arg), void *arg);
 
 /* ------------------------------------------------------------------------
  * Groups and reports
+ *
+ * A group supervises threads: wait for them all as Go's errgroup does, or
+ * shut them all down by one deadline and get a report on each.
  * ------------------------------------------------------------------------ */
 
 typedef struct grace_group grace_group;
 typedef struct grace_report grace_report;
 
-/* Create a group named `name` (copied) whose stop is a child of `parent`.
- * -EINVAL; -ENOMEM. */
+/* Create a group named `name` (copied; NULL gives "group") whose stop is a
+ * child of `parent` (may be NULL). Returns 0 and the group in *out, owned by
+ * the caller; -EINVAL for NULL `out` or a dead parent; -ENOMEM. */
 GRACE_API int grace_group_new(grace_group **out, const char *name, grace_stop *parent);
 
-/* Start a thread in the group; its stop is a child of the group's stop.
- * -EINVAL (NULL, or the group is shutting down); -ENOMEM; -EAGAIN. */
+/* Start a thread in the group, named as grace_thread_start names it, with
+ * the default options; its stop is a child of the group's stop. The group
+ * owns the thread: it is joined by grace_group_wait or grace_group_shutdown.
+ * Returns 0; -EINVAL for NULL g or fn, or once grace_group_shutdown has
+ * begun; -ENOMEM; -EAGAIN. Never blocks (beyond the group's lock). */
 GRACE_API int grace_group_spawn(grace_group *g, const char *name, grace_thread_fn fn, void *arg);
 
-/* The group's stop. */
+/* The group's stop (NULL for NULL). Requesting it stops every thread. */
 GRACE_API grace_stop *grace_group_get_stop(grace_group *g);
 
-/* Wait for every thread. The first thread to return non-zero stops its
- * siblings (GRACE_REASON_SIBLING_FAILED) and its result is returned; 0 when
- * all returned 0; -ETIMEDOUT at the deadline (the threads go on). Threads
- * seen to end are joined. -EINVAL. */
+/* Wait for every thread by `d`. The first thread to return non-zero
+ * requests the group's stop with GRACE_REASON_SIBLING_FAILED from its own
+ * way out, whether or not anyone waits. Returns 0 when every thread returned
+ * 0, otherwise the first non-zero result; -ETIMEDOUT at the deadline (the
+ * threads go on: wait again or shut down); -EINVAL for NULL or when called
+ * by a thread of the group (it would wait for itself). The threads it
+ * saw end are joined either way. Sleeps on the group (no polling); may be
+ * called from several threads at once. */
 GRACE_API int grace_group_wait(grace_group *g, grace_deadline d);
 
-/* Request the group's stop with `reason`, join every thread by `d`, abandon
- * the rest, and store a report in *report (may be NULL). Returns 0 when every
- * thread ended by the deadline; -ETIMEDOUT when any straggled; -EINVAL;
- * -ENOMEM (the shutdown still happened; no report). */
+/* Shut the group down: request its stop with `reason` (> 0), join every
+ * thread that ends by `d`, and abandon the rest (they free themselves when
+ * they end). Spawning fails from the moment it begins. If `report` is not
+ * NULL it receives a report, owned by the caller (grace_report_free), on
+ * every thread the group still held at the call: name, result and time from
+ * the call to its exit, or, for a straggler, what it is blocked on and for
+ * how long. Returns 0 when every thread ended by the deadline, whatever
+ * their results (those are in the report); -ETIMEDOUT when any straggled;
+ * -EINVAL for NULL, reason <= 0, a second shutdown, or a call from a
+ * thread of the group; -ENOMEM when the
+ * report could not be made (the shutdown still happened; *report is NULL).
+ * Blocks until every thread ends or the deadline passes. */
 GRACE_API int grace_group_shutdown(grace_group *g, int reason, grace_deadline d, grace_report **report);
 
-/* Free the group. -EBUSY while a thread is neither joined nor abandoned;
- * NULL is a no-op answering 0. */
+/* Free the group and its stop. Returns 0; -EBUSY, freeing nothing, while a
+ * thread is neither joined nor abandoned, or while the group's stop still
+ * has children or callbacks of the caller's; NULL is a no-op answering 0.
+ * Abandoned stragglers go on after it: their state is their own. */
 GRACE_API int grace_group_free(grace_group *g);
 
-/* One thread of a report. */
+/* One thread of a report. Strings are owned by the report. */
 typedef struct grace_report_entry {
 	const char *name;       /* the thread's full name */
 	bool exited;            /* ended by the deadline */
 	int result;             /* its result, when exited */
-	int64_t stop_ns;        /* exited: time from the request to its exit */
+	int64_t stop_ns;        /* exited: time from the shutdown call to its exit */
 	const char *blocked_op; /* straggler: the grace call it sleeps in, or NULL (own code) */
 	const char *blocked_on; /* straggler: the object's name, or NULL */
-	int64_t blocked_ns;     /* straggler: how long it has been so */
+	int64_t blocked_ns;     /* straggler: how long it has been so (since it started or
+	                           its last grace call returned, for its own code) */
 } grace_report_entry;
 
 /* The number of threads in the report (0 for NULL). */
 GRACE_API size_t grace_report_count(const grace_report *r);
 
-/* Entry `i`, or NULL when out of range. Owned by the report. */
+/* Entry `i`: the stragglers first, then the others in the order they
+ * exited. NULL for NULL or out of range. Owned by the report. */
 GRACE_API const grace_report_entry *grace_report_at(const grace_report *r, size_t i);
 
-/* Print the report for people: one aligned line per thread, stragglers
- * first. Returns 0; -EINVAL; -EIO on a write error. */
+/* Print the report for people: a summary line, then one aligned line per
+ * thread, stragglers first. Returns 0; -EINVAL for NULL; -EIO on a write
+ * error. A report is immutable: any thread may print it. */
 GRACE_API int grace_report_print(const grace_report *r, FILE *f);
 
-/* Print the report as one JSON object. Returns 0; -EINVAL; -EIO. */
+/* Print the report as one JSON object and a newline:
+ * {"group","reason","elapsed_ns","stragglers","threads":[{"name","exited",
+ * "result","result_name","stop_ns"} or {"name","exited","blocked_op",
+ * "blocked_on","blocked_ns"}]}. Returns 0; -EINVAL; -EIO. */
 GRACE_API int grace_report_json(const grace_report *r, FILE *f);
 
 /* Free a report. NULL is a no-op. */

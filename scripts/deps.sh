@@ -5,6 +5,7 @@
 set -eu
 what=${1:-check}
 pkgs="make cmake gcc clang libc6-dev libasan8 libubsan1 libtsan2 util-linux"
+pkgs="$pkgs groff-base pkg-config"
 if [ "$what" = bench ]; then
 	pkgs="$pkgs g++ libglib2.0-dev pkg-config golang-go python3"
 fi

@@ -12,6 +12,7 @@
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdint.h>
+#include <string.h>
 
 /* Our own invariants (never a caller's mistake). Compiled out in release. */
 #ifdef GRACE_DEBUG
@@ -30,6 +31,20 @@
 
 #define GRACE_LIKELY(x) __builtin_expect(!!(x), 1)
 #define GRACE_UNLIKELY(x) __builtin_expect(!!(x), 0)
+
+/* ---- allocation (src/alloc.c) ---- */
+
+/* Every allocation goes through these, so that tests can fail the Nth one:
+ * setting grace__alloc_fail_countdown to n makes the nth allocation from
+ * then on fail (once). Free with free(). */
+extern _Atomic long grace__alloc_fail_countdown;
+void *grace__malloc(size_t n);
+void *grace__calloc(size_t n, size_t size);
+void *grace__realloc(void *p, size_t n);
+char *grace__strdup(const char *s);
+/* Aligned to `align` (0 or up to max_align_t: plain malloc); size is
+ * rounded up to a multiple of align. */
+void *grace__aligned_alloc(size_t align, size_t size);
 
 /* ---- stop (src/stop.c) ---- */
 
@@ -107,11 +122,118 @@ void grace__blocked_end(void);
 /* Read a record consistently (from any thread). */
 void grace__blocked_read(struct grace__blocked *b, const char **op, const char **name, int64_t *since);
 
+/* ---- queue (src/queue.c) ---- */
+
+
+/* Test hook: called, when set, by a bounded put (side 0) or get (side 1)
+ * between claiming its position and publishing its slot. */
+typedef void (*grace__queue_hook_fn)(int side);
+extern _Atomic(grace__queue_hook_fn) grace__queue_claim_hook;
+
 /* ---- threads (src/thread.c) ---- */
 
 /* Print every live grace thread, one line each: its name and what it is
  * blocked on, since when. Used by the signal escalation (outside any signal
  * handler). */
 void grace__threads_print(FILE *f);
+
+/* Bits of grace_thread.state (see thread.c for the protocol). */
+#define GRACE__T_EXITED 1u    /* fn and the handlers are done; result is valid */
+#define GRACE__T_WAITING 2u   /* a joiner may sleep on the word: wake it */
+#define GRACE__T_BUSY 4u      /* a join or an abandon owns the handle now */
+#define GRACE__T_ABANDONED 8u /* the handle was given up */
+#define GRACE__T_RELEASED 16u /* the thread will not touch its state again */
+
+#define GRACE__THREAD_MAGIC 0x54485244u /* "THRD" */
+
+struct grace__defer {
+	void (*fn)(void *arg);
+	void *arg;
+};
+
+struct grace_thread {
+	_Atomic uint32_t magic;  /* cleared when the state is freed */
+	_Atomic uint32_t state;  /* GRACE__T_* bits */
+	grace_thread_fn fn;
+	void *arg;
+	grace_stop *stop;        /* the thread's own stop, a child of the parent */
+	pthread_t tid;
+	struct grace__blocked blocked; /* what the thread is blocked on */
+	int result;              /* written before EXITED (release) */
+	int64_t exit_ns;         /* when it exited; written before EXITED */
+	bool finishing;          /* the thread's own: its way out has begun */
+	bool finished;           /* the thread's own: the bookkeeping is done */
+	struct grace_group *home; /* fixed at start: the group that owns the handle */
+	/* Cleanup handlers, a stack: the thread's own, no lock. */
+	struct grace__defer *defers;
+	size_t ndefers, capdefers;
+	struct grace__defer inline_defers[4];
+	/* The registry of live threads (guarded by the registry lock). */
+	grace_thread *rnext, *rprev;
+	/* The group link: `group` is guarded by `lock` (the exit path reads it,
+	 * an abandon clears it); gnext/gprev by the group's lock. */
+	pthread_mutex_t lock;
+	struct grace_group *group;
+	grace_thread *gnext, *gprev;
+	char name[]; /* the full name */
+};
+
+/* Thread states allocated and not yet freed (for tests; see thread.c). */
+extern _Atomic long grace__thread_states;
+
+/* Start a thread; with `g`, as a member of that group (the caller holds the
+ * group's lock and links it). */
+int grace__thread_start(grace_thread **out, const char *name, grace_thread_fn fn, void *arg,
+                        grace_stop *parent, const grace_thread_opts *opts, struct grace_group *g);
+
+/* Join a thread whose EXITED bit has been seen, store its result and exit
+ * time, and free it. Never fails; waits at most for the last microseconds of
+ * the thread's way out. */
+void grace__thread_reap(grace_thread *t, int *result, int64_t *exit_ns);
+
+/* Give a thread up (it frees itself when it ends), cutting its group link
+ * first, so that it never touches the group afterwards. */
+void grace__thread_release(grace_thread *t);
+
+/* ---- groups (src/group.c) ---- */
+
+struct grace_group {
+	_Atomic uint32_t magic;
+	grace_stop *stop;
+	pthread_mutex_t lock;      /* guards the members and shutting_down */
+	grace_thread *head, *tail; /* members, in spawn order */
+	size_t members;
+	bool shutting_down;
+	_Atomic uint32_t word;      /* members running: a spawn raises it, an exit lowers it */
+	_Atomic uint32_t waiters;   /* callers that may sleep on word */
+	_Atomic int first_result;   /* the first non-zero result, 0 until then */
+	char name[];
+};
+
+/* Called by an exiting member with its group link held: count the exit in
+ * the group's word and, for a non-zero result, stop the siblings. */
+void grace__group_member_exited(struct grace_group *g, int result);
+
+/* Called by the abandon of a member that has not exited, link held. */
+void grace__group_member_abandoned(struct grace_group *g);
+
+/* ---- reports (src/report.c) ---- */
+
+struct grace_report {
+	char *group;        /* the group's name */
+	int reason;         /* the shutdown's reason */
+	int64_t elapsed_ns; /* from the shutdown call to its return */
+	size_t count, cap;
+	grace_report_entry *entries; /* stragglers first, then in exit order */
+};
+
+/* A new empty report with room for `cap` entries; NULL when out of memory. */
+grace_report *grace__report_new(const char *group, int reason, size_t cap);
+
+/* Append an entry, copying its strings. 0 or -ENOMEM (nothing added). */
+int grace__report_add(grace_report *r, const grace_report_entry *e);
+
+/* Put the stragglers first (in spawn order), then the others by stop time. */
+void grace__report_finish(grace_report *r, int64_t elapsed_ns);
 
 #endif /* GRACE_INTERNAL_H */

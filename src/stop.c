@@ -53,7 +53,7 @@ int grace_stop_new(grace_stop **out, grace_stop *parent)
 {
 	if (out == NULL || (parent != NULL && !grace__stop_live(parent)))
 		return -EINVAL;
-	grace_stop *s = calloc(1, sizeof *s);
+	grace_stop *s = grace__calloc(1, sizeof *s);
 	if (s == NULL)
 		return -ENOMEM;
 	if (pthread_mutex_init(&s->lock, NULL) != 0) {
@@ -134,8 +134,12 @@ int grace__stop_request(grace_stop *s, int reason)
 		if (!removed) {
 			/* fn did not remove its own record: it is still ours. */
 			cb->removed_while_running = NULL;
+			/* Read before the store: once DONE is visible, an off
+			 * that did not wait (its lock-free first look) may free
+			 * the record. A waiter sets waiting_off under the lock. */
+			uint32_t waiting = cb->waiting_off;
 			atomic_store_explicit(&cb->state, CB_DONE, memory_order_release);
-			if (cb->waiting_off) {
+			if (waiting) {
 				/* Under the lock: the off-waiter cannot return and free
 				 * the record before the wake reaches its word. */
 				grace__os_wake(&cb->state, INT32_MAX);

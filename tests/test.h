@@ -116,7 +116,7 @@ struct test_case {
 		for (size_t i = 0; i < sizeof test_cases_ / sizeof test_cases_[0]; i++) {         \
 			if (argc > 1 && strcmp(argv[1], test_cases_[i].name) != 0)                 \
 				continue;                                                          \
-			printf("%-40s", test_cases_[i].name);                                      \
+			printf("%-52s", test_cases_[i].name);                                      \
 			grace_deadline t0_ = grace_now();                                          \
 			test_cases_[i].fn();                                                       \
 			printf("ok %8.1f ms\n", (double)(grace_now() - t0_) / 1e6);                \

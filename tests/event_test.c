@@ -1,0 +1,268 @@
+/*
+ * event_test.c - grace_event: every sentence of the contract, misuse, and
+ * the races: many waiters, set racing clear, stop while waiting.
+ */
+#include "test.h"
+
+TEST(zeroed_and_static_are_clear)
+{
+	static grace_event s = GRACE_EVENT_INIT;
+	grace_event z;
+	memset(&z, 0, sizeof z);
+	ASSERT_FALSE(grace_event_is_set(&s));
+	ASSERT_FALSE(grace_event_is_set(&z));
+	ASSERT_RC(grace_event_set(&z), 0);
+	ASSERT_TRUE(grace_event_is_set(&z));
+	ASSERT_RC(grace_event_wait(&z, NULL, GRACE_FOREVER), 0);
+}
+
+TEST(set_clear_is_set)
+{
+	grace_event ev;
+	ASSERT_RC(grace_event_init(&ev), 0);
+	ASSERT_FALSE(grace_event_is_set(&ev));
+	ASSERT_RC(grace_event_set(&ev), 0);
+	ASSERT_RC(grace_event_set(&ev), 0); /* idempotent */
+	ASSERT_TRUE(grace_event_is_set(&ev));
+	ASSERT_RC(grace_event_clear(&ev), 0);
+	ASSERT_RC(grace_event_clear(&ev), 0);
+	ASSERT_FALSE(grace_event_is_set(&ev));
+	ASSERT_RC(grace_event_destroy(&ev), 0);
+}
+
+TEST(wait_timeout_and_try)
+{
+	grace_event ev = GRACE_EVENT_INIT;
+	/* A past deadline is a try: it fails at once when clear... */
+	grace_deadline t0 = grace_now();
+	ASSERT_RC(grace_event_wait(&ev, NULL, t0 - 1), -ETIMEDOUT);
+	ASSERT_RC(grace_event_wait(&ev, NULL, 0), -ETIMEDOUT);
+	/* ...and succeeds at once when set. */
+	grace_event_set(&ev);
+	ASSERT_RC(grace_event_wait(&ev, NULL, 0), 0);
+	grace_event_clear(&ev);
+	/* A real timeout: not before the deadline, not much after. */
+	t0 = grace_now();
+	ASSERT_RC(grace_event_wait(&ev, NULL, t0 + 30 * 1000000), -ETIMEDOUT);
+	int64_t took = grace_now() - t0;
+	ASSERT_GE(took, 30 * 1000000);
+	ASSERT_LT(took, (30 + test_slack_ms()) * 1000000);
+}
+
+TEST(stop_already_requested_wins)
+{
+	grace_stop *s;
+	ASSERT_RC(grace_stop_new(&s, NULL), 0);
+	ASSERT_RC(grace_stop_request(s, 7), 1);
+	grace_event ev = GRACE_EVENT_INIT;
+	grace_event_set(&ev);
+	/* Even with the event set: the stop wins and the event is untouched. */
+	ASSERT_RC(grace_event_wait(&ev, s, GRACE_FOREVER), -ECANCELED);
+	ASSERT_TRUE(grace_event_is_set(&ev));
+	ASSERT_RC(grace_stop_free(s), 0);
+}
+
+TEST(misuse)
+{
+	ASSERT_RC(grace_event_init(NULL), -EINVAL);
+	ASSERT_RC(grace_event_destroy(NULL), -EINVAL);
+	ASSERT_RC(grace_event_set(NULL), -EINVAL);
+	ASSERT_RC(grace_event_clear(NULL), -EINVAL);
+	ASSERT_FALSE(grace_event_is_set(NULL));
+	ASSERT_RC(grace_event_wait(NULL, NULL, GRACE_FOREVER), -EINVAL);
+
+	grace_event ev = GRACE_EVENT_INIT;
+	grace_event_set(&ev);
+	ASSERT_RC(grace_event_destroy(&ev), 0);
+	ASSERT_RC(grace_event_destroy(&ev), -EINVAL);
+	ASSERT_RC(grace_event_set(&ev), -EINVAL);
+	ASSERT_RC(grace_event_clear(&ev), -EINVAL);
+	ASSERT_FALSE(grace_event_is_set(&ev));
+	ASSERT_RC(grace_event_wait(&ev, NULL, GRACE_FOREVER), -EINVAL);
+	ASSERT_RC(grace_event_init(&ev), 0);
+	ASSERT_RC(grace_event_set(&ev), 0);
+}
+
+/* ---- threads ---- */
+
+struct waiter {
+	grace_event *ev;
+	grace_stop *stop;
+	grace_deadline d;
+	atomic_int *ready;
+	int rc;
+};
+
+static void *wait_main(void *arg)
+{
+	struct waiter *w = arg;
+	atomic_fetch_add(w->ready, 1);
+	w->rc = grace_event_wait(w->ev, w->stop, w->d);
+	return NULL;
+}
+
+TEST(destroy_with_waiter_is_busy)
+{
+	grace_event ev = GRACE_EVENT_INIT;
+	atomic_int ready = 0;
+	struct waiter w = {&ev, NULL, GRACE_FOREVER, &ready, 99};
+	pthread_t t;
+	start_threads(&t, 1, wait_main, &w, sizeof w);
+	WAIT_UNTIL(atomic_load(&ev.waiters) == 1);
+	ASSERT_RC(grace_event_destroy(&ev), -EBUSY);
+	ASSERT_RC(grace_event_set(&ev), 0); /* still usable: nothing changed */
+	join_threads(&t, 1);
+	ASSERT_RC(w.rc, 0);
+	ASSERT_RC(grace_event_destroy(&ev), 0);
+}
+
+#define N 64
+
+TEST(set_wakes_all_64)
+{
+	grace_event ev = GRACE_EVENT_INIT;
+	atomic_int ready = 0;
+	struct waiter w[N];
+	pthread_t t[N];
+	for (int i = 0; i < N; i++)
+		w[i] = (struct waiter){&ev, NULL, GRACE_FOREVER, &ready, 99};
+	start_threads(t, N, wait_main, w, sizeof w[0]);
+	WAIT_UNTIL(atomic_load(&ready) == N);
+	ASSERT_RC(grace_event_set(&ev), 0);
+	join_threads(t, N);
+	for (int i = 0; i < N; i++)
+		ASSERT_RC(w[i].rc, 0);
+	ASSERT_EQ(atomic_load(&ev.waiters), 0);
+}
+
+TEST(stop_cancels_all_64)
+{
+	grace_event ev = GRACE_EVENT_INIT;
+	grace_stop *s;
+	ASSERT_RC(grace_stop_new(&s, NULL), 0);
+	atomic_int ready = 0;
+	struct waiter w[N];
+	pthread_t t[N];
+	for (int i = 0; i < N; i++)
+		w[i] = (struct waiter){&ev, s, GRACE_FOREVER, &ready, 99};
+	start_threads(t, N, wait_main, w, sizeof w[0]);
+	/* Wait until every one is inside the sleeping part of the wait. */
+	WAIT_UNTIL(atomic_load(&ev.waiters) == N);
+	ASSERT_RC(grace_stop_request(s, 3), 1);
+	join_threads(t, N);
+	for (int i = 0; i < N; i++)
+		ASSERT_RC(w[i].rc, -ECANCELED);
+	ASSERT_FALSE(grace_event_is_set(&ev)); /* the stop did not touch it */
+	ASSERT_RC(grace_stop_free(s), 0);
+}
+
+TEST(child_stop_cancels_waiter)
+{
+	grace_event ev = GRACE_EVENT_INIT;
+	grace_stop *parent, *child;
+	ASSERT_RC(grace_stop_new(&parent, NULL), 0);
+	ASSERT_RC(grace_stop_new(&child, parent), 0);
+	atomic_int ready = 0;
+	struct waiter w = {&ev, child, GRACE_FOREVER, &ready, 99};
+	pthread_t t;
+	start_threads(&t, 1, wait_main, &w, sizeof w);
+	WAIT_UNTIL(atomic_load(&ev.waiters) == 1);
+	ASSERT_RC(grace_stop_request(parent, 5), 1);
+	join_threads(&t, 1);
+	ASSERT_RC(w.rc, -ECANCELED);
+	ASSERT_EQ(grace_stop_reason(child), 5);
+	ASSERT_RC(grace_stop_free(child), 0);
+	ASSERT_RC(grace_stop_free(parent), 0);
+}
+
+TEST(deadline_while_waiting_with_stop)
+{
+	grace_event ev = GRACE_EVENT_INIT;
+	grace_stop *s;
+	ASSERT_RC(grace_stop_new(&s, NULL), 0);
+	grace_deadline t0 = grace_now();
+	ASSERT_RC(grace_event_wait(&ev, s, t0 + 20 * 1000000), -ETIMEDOUT);
+	ASSERT_GE(grace_now() - t0, 20 * 1000000);
+	ASSERT_RC(grace_stop_free(s), 0);
+}
+
+/* A set followed at once by a clear must still release a waiter that was
+ * already waiting when the set happened (one that starts after both simply
+ * waits for the next set). Repeat many times with fresh threads. */
+struct race {
+	grace_event ev;
+	int rc;
+};
+
+static void *race_waiter(void *arg)
+{
+	struct race *r = arg;
+	r->rc = grace_event_wait(&r->ev, NULL, GRACE_FOREVER);
+	return NULL;
+}
+
+TEST(set_clear_race_never_loses_a_wakeup)
+{
+	int rounds = getenv("GRACE_TEST_SLOW") ? 1000 : 4000;
+	for (int i = 0; i < rounds; i++) {
+		struct race r = {GRACE_EVENT_INIT, 99};
+		pthread_t t;
+		start_threads(&t, 1, race_waiter, &r, sizeof r);
+		/* The waiter has taken its first look at the event. */
+		WAIT_UNTIL(atomic_load(&r.ev.waiters) == 1);
+		/* Vary where the set lands: during the waiter's spin, around
+		 * the moment it goes to sleep, or after. */
+		grace_deadline until = grace_now() + (i % 4) * 5000;
+		while (grace_now() < until)
+			;
+		grace_event_set(&r.ev);
+		grace_event_clear(&r.ev);
+		join_threads(&t, 1); /* hangs (test timeout) if the wake-up was lost */
+		ASSERT_RC(r.rc, 0);
+	}
+}
+
+/* Setters, clearers and waiters together: every waiter that started
+ * before the final set returns 0. */
+struct storm {
+	grace_event ev;
+	atomic_int stop_flag;
+	atomic_long sets;
+};
+
+static void *storm_toggler(void *arg)
+{
+	struct storm *s = arg;
+	while (!atomic_load(&s->stop_flag)) {
+		grace_event_set(&s->ev);
+		grace_event_clear(&s->ev);
+		atomic_fetch_add(&s->sets, 1);
+	}
+	return NULL;
+}
+
+static void *storm_waiter(void *arg)
+{
+	struct storm *s = arg;
+	for (int i = 0; i < 2000; i++)
+		if (grace_event_wait(&s->ev, NULL, GRACE_FOREVER) != 0)
+			abort();
+	return NULL;
+}
+
+TEST(set_clear_storm)
+{
+	struct storm s = {GRACE_EVENT_INIT, 0, 0};
+	pthread_t tog, w[4];
+	start_threads(&tog, 1, storm_toggler, &s, 0);
+	start_threads(w, 4, storm_waiter, &s, 0);
+	join_threads(w, 4); /* each waited 2000 times; none hung */
+	atomic_store(&s.stop_flag, 1);
+	join_threads(&tog, 1);
+	ASSERT_GT(atomic_load(&s.sets), 0);
+}
+
+TEST_LIST(T(zeroed_and_static_are_clear), T(set_clear_is_set), T(wait_timeout_and_try),
+          T(stop_already_requested_wins), T(misuse), T(destroy_with_waiter_is_busy), T(set_wakes_all_64),
+          T(stop_cancels_all_64), T(child_stop_cancels_waiter), T(deadline_while_waiting_with_stop),
+          T(set_clear_race_never_loses_a_wakeup), T(set_clear_storm))

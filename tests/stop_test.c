@@ -1,0 +1,511 @@
+/*
+ * stop_test.c - grace_stop: request, reason, children, deadline, callbacks
+ * (with the std::stop_callback guarantees), the wake descriptor, misuse.
+ */
+#include "test.h"
+
+#include <poll.h>
+#include <signal.h>
+#include <unistd.h>
+
+static grace_stop *new_stop(grace_stop *parent)
+{
+	grace_stop *s = NULL;
+	ASSERT_RC(grace_stop_new(&s, parent), 0);
+	ASSERT_TRUE(s != NULL);
+	return s;
+}
+
+TEST(request_is_idempotent_first_reason_sticks)
+{
+	grace_stop *s = new_stop(NULL);
+	ASSERT_FALSE(grace_stop_requested(s));
+	ASSERT_EQ(grace_stop_reason(s), 0);
+	ASSERT_RC(grace_stop_request(s, 42), 1);
+	ASSERT_TRUE(grace_stop_requested(s));
+	ASSERT_EQ(grace_stop_reason(s), 42);
+	ASSERT_RC(grace_stop_request(s, 43), 0);
+	ASSERT_EQ(grace_stop_reason(s), 42);
+	ASSERT_RC(grace_stop_free(s), 0);
+}
+
+TEST(null_stop_is_never_requested)
+{
+	ASSERT_FALSE(grace_stop_requested(NULL));
+	ASSERT_EQ(grace_stop_reason(NULL), 0);
+	ASSERT_RC(grace_stop_free(NULL), 0);
+}
+
+TEST(misuse)
+{
+	grace_stop *s = new_stop(NULL);
+	grace_stop_cb cb = {0};
+	ASSERT_RC(grace_stop_new(NULL, NULL), -EINVAL);
+	ASSERT_RC(grace_stop_request(NULL, 1), -EINVAL);
+	ASSERT_RC(grace_stop_request(s, 0), -EINVAL);
+	ASSERT_RC(grace_stop_request(s, -1), -EINVAL);
+	ASSERT_RC(grace_stop_request(s, GRACE_REASON_DEADLINE), -EINVAL);
+	ASSERT_FALSE(grace_stop_requested(s)); /* nothing changed */
+	ASSERT_RC(grace_stop_set_deadline(NULL, 0), -EINVAL);
+	ASSERT_RC(grace_stop_on(NULL, &cb, (void (*)(void *))abort, NULL), -EINVAL);
+	ASSERT_RC(grace_stop_on(s, NULL, (void (*)(void *))abort, NULL), -EINVAL);
+	ASSERT_RC(grace_stop_on(s, &cb, NULL, NULL), -EINVAL);
+	ASSERT_RC(grace_stop_off(NULL), -EINVAL);
+	ASSERT_RC(grace_stop_try_off(NULL), -EINVAL);
+	ASSERT_RC(grace_stop_fd(NULL), -EINVAL);
+	/* A record never registered: nothing to remove. */
+	ASSERT_RC(grace_stop_off(&cb), 0);
+	ASSERT_RC(grace_stop_free(s), 0);
+}
+
+TEST(reasons)
+{
+	ASSERT_LT(GRACE_REASON_DEADLINE, 0);
+	ASSERT_LT(GRACE_REASON_SIBLING_FAILED, 0);
+	ASSERT_NE(GRACE_REASON_DEADLINE, GRACE_REASON_SIBLING_FAILED);
+	ASSERT_EQ(grace_reason_signal(GRACE_REASON_SIGNAL(SIGINT)), SIGINT);
+	ASSERT_EQ(grace_reason_signal(GRACE_REASON_SIGNAL(SIGTERM)), SIGTERM);
+	ASSERT_EQ(grace_reason_signal(GRACE_REASON_SIGNAL(64)), 64);
+	ASSERT_EQ(grace_reason_signal(GRACE_REASON_DEADLINE), 0);
+	ASSERT_EQ(grace_reason_signal(GRACE_REASON_SIBLING_FAILED), 0);
+	ASSERT_EQ(grace_reason_signal(5), 0);
+	ASSERT_EQ(grace_reason_signal(0), 0);
+	ASSERT_NE(GRACE_REASON_SIGNAL(1), GRACE_REASON_DEADLINE);
+	ASSERT_NE(GRACE_REASON_SIGNAL(1), GRACE_REASON_SIBLING_FAILED);
+}
+
+TEST(children_follow_parent)
+{
+	grace_stop *root = new_stop(NULL);
+	grace_stop *a = new_stop(root);
+	grace_stop *b = new_stop(a);
+	grace_stop *c = new_stop(root);
+	/* A child's request does not reach its parent or siblings. */
+	ASSERT_RC(grace_stop_request(c, 9), 1);
+	ASSERT_FALSE(grace_stop_requested(root));
+	ASSERT_FALSE(grace_stop_requested(a));
+	/* A parent's does reach every descendant, with its reason. */
+	ASSERT_RC(grace_stop_request(root, 4), 1);
+	ASSERT_TRUE(grace_stop_requested(a));
+	ASSERT_TRUE(grace_stop_requested(b));
+	ASSERT_EQ(grace_stop_reason(a), 4);
+	ASSERT_EQ(grace_stop_reason(b), 4);
+	ASSERT_EQ(grace_stop_reason(c), 9); /* its own first reason sticks */
+	/* A child made under a requested parent starts requested. */
+	grace_stop *late = new_stop(root);
+	ASSERT_TRUE(grace_stop_requested(late));
+	ASSERT_EQ(grace_stop_reason(late), 4);
+	/* The parent must outlive its children. */
+	ASSERT_RC(grace_stop_free(root), -EBUSY);
+	ASSERT_RC(grace_stop_free(a), -EBUSY);
+	ASSERT_RC(grace_stop_free(b), 0);
+	ASSERT_RC(grace_stop_free(a), 0);
+	ASSERT_RC(grace_stop_free(c), 0);
+	ASSERT_RC(grace_stop_free(late), 0);
+	ASSERT_RC(grace_stop_free(root), 0);
+}
+
+TEST(freed_child_is_forgotten)
+{
+	grace_stop *root = new_stop(NULL);
+	for (int i = 0; i < 100; i++) {
+		grace_stop *c = new_stop(root);
+		ASSERT_RC(grace_stop_free(c), 0);
+	}
+	ASSERT_RC(grace_stop_request(root, 1), 1); /* runs no stale callback */
+	ASSERT_RC(grace_stop_free(root), 0);
+}
+
+/* ---- callbacks ---- */
+
+static void count_cb(void *arg)
+{
+	atomic_fetch_add((atomic_int *)arg, 1);
+}
+
+TEST(callback_runs_once_on_request)
+{
+	grace_stop *s = new_stop(NULL);
+	atomic_int n = 0;
+	grace_stop_cb cb;
+	ASSERT_RC(grace_stop_on(s, &cb, count_cb, &n), 0);
+	ASSERT_RC(grace_stop_on(s, &cb, count_cb, &n), -EINVAL); /* already registered */
+	ASSERT_RC(grace_stop_free(s), -EBUSY);                   /* a callback is registered */
+	ASSERT_EQ(atomic_load(&n), 0);
+	ASSERT_RC(grace_stop_request(s, 1), 1);
+	ASSERT_EQ(atomic_load(&n), 1);
+	ASSERT_RC(grace_stop_request(s, 1), 0);
+	ASSERT_EQ(atomic_load(&n), 1);
+	ASSERT_RC(grace_stop_off(&cb), 0); /* it has run */
+	ASSERT_RC(grace_stop_free(s), 0);
+}
+
+TEST(callback_on_requested_stop_runs_at_once)
+{
+	grace_stop *s = new_stop(NULL);
+	grace_stop_request(s, 1);
+	atomic_int n = 0;
+	grace_stop_cb cb;
+	ASSERT_RC(grace_stop_on(s, &cb, count_cb, &n), 1);
+	ASSERT_EQ(atomic_load(&n), 1);
+	ASSERT_RC(grace_stop_off(&cb), 0);
+	ASSERT_RC(grace_stop_free(s), 0);
+}
+
+TEST(off_before_request_removes)
+{
+	grace_stop *s = new_stop(NULL);
+	atomic_int n = 0;
+	grace_stop_cb a, b, c;
+	ASSERT_RC(grace_stop_on(s, &a, count_cb, &n), 0);
+	ASSERT_RC(grace_stop_on(s, &b, count_cb, &n), 0);
+	ASSERT_RC(grace_stop_on(s, &c, count_cb, &n), 0);
+	ASSERT_RC(grace_stop_off(&b), 1); /* the middle one */
+	ASSERT_RC(grace_stop_off(&b), 0);
+	ASSERT_RC(grace_stop_try_off(&a), 1);
+	ASSERT_RC(grace_stop_request(s, 1), 1);
+	ASSERT_EQ(atomic_load(&n), 1); /* only c ran */
+	ASSERT_RC(grace_stop_off(&c), 0);
+	/* A removed record can be registered again. */
+	ASSERT_RC(grace_stop_on(s, &b, count_cb, &n), 1);
+	ASSERT_EQ(atomic_load(&n), 2);
+	ASSERT_RC(grace_stop_free(s), 0);
+}
+
+/* off from inside the callback returns at once, and the callback may then
+ * free its own record. */
+struct self_off {
+	grace_stop_cb cb;
+	int off_rc;
+};
+
+static void self_off_cb(void *arg)
+{
+	struct self_off **p = arg;
+	(*p)->off_rc = grace_stop_off(&(*p)->cb);
+	ASSERT_EQ((*p)->off_rc, 0);
+	free(*p);
+	*p = NULL;
+}
+
+TEST(off_from_inside_callback_returns_and_may_free)
+{
+	grace_stop *s = new_stop(NULL);
+	struct self_off *rec = malloc(sizeof *rec);
+	ASSERT_RC(grace_stop_on(s, &rec->cb, self_off_cb, &rec), 0);
+	ASSERT_RC(grace_stop_request(s, 1), 1);
+	ASSERT_TRUE(rec == NULL); /* freed inside: ASan checks no one touched it */
+	ASSERT_RC(grace_stop_free(s), 0);
+}
+
+/* A callback may call back into the library: request other stops, register
+ * and remove callbacks on its own stop. */
+struct reenter {
+	grace_stop *self, *other;
+	grace_stop_cb later, pending;
+	atomic_int n;
+};
+
+static void reenter_cb(void *arg)
+{
+	struct reenter *r = arg;
+	ASSERT_RC(grace_stop_request(r->self, 2), 0);         /* already requested */
+	ASSERT_RC(grace_stop_request(r->other, 3), 1);        /* another stop */
+	ASSERT_RC(grace_stop_on(r->self, &r->later, count_cb, &r->n), 1); /* runs at once */
+	int off = grace_stop_off(&r->pending);                /* still queued or already run */
+	ASSERT_TRUE(off == 0 || off == 1);
+	atomic_fetch_add(&r->n, 10 * off);
+}
+
+TEST(callback_reenters_library)
+{
+	struct reenter r = {0};
+	r.self = new_stop(NULL);
+	r.other = new_stop(NULL);
+	grace_stop_cb cb;
+	atomic_store(&r.n, 0);
+	ASSERT_RC(grace_stop_on(r.self, &r.pending, count_cb, &r.n), 0);
+	ASSERT_RC(grace_stop_on(r.self, &cb, reenter_cb, &r), 0);
+	ASSERT_RC(grace_stop_request(r.self, 1), 1);
+	ASSERT_TRUE(grace_stop_requested(r.other));
+	/* later ran once (1); pending either ran (1) or was removed (10). */
+	int n = atomic_load(&r.n);
+	ASSERT_TRUE(n == 2 || n == 11);
+	ASSERT_RC(grace_stop_free(r.other), 0);
+	ASSERT_RC(grace_stop_free(r.self), 0);
+}
+
+/* off from another thread waits for a running callback to return. */
+struct slow {
+	atomic_int entered, release, returned;
+};
+
+static void slow_cb(void *arg)
+{
+	struct slow *s = arg;
+	atomic_store(&s->entered, 1);
+	WAIT_UNTIL(atomic_load(&s->release));
+	atomic_store(&s->returned, 1);
+}
+
+struct req_arg {
+	grace_stop *s;
+};
+
+static void *request_main(void *arg)
+{
+	grace_stop_request(((struct req_arg *)arg)->s, 1);
+	return NULL;
+}
+
+TEST(off_waits_for_running_callback_try_off_does_not)
+{
+	grace_stop *s = new_stop(NULL);
+	struct slow sl = {0};
+	grace_stop_cb cb;
+	ASSERT_RC(grace_stop_on(s, &cb, slow_cb, &sl), 0);
+	struct req_arg ra = {s};
+	pthread_t t;
+	start_threads(&t, 1, request_main, &ra, 0);
+	WAIT_UNTIL(atomic_load(&sl.entered));
+	ASSERT_RC(grace_stop_try_off(&cb), -EBUSY);
+	atomic_store(&sl.release, 1);
+	ASSERT_RC(grace_stop_off(&cb), 0);
+	/* off returned only after fn did. */
+	ASSERT_EQ(atomic_load(&sl.returned), 1);
+	join_threads(&t, 1);
+	ASSERT_RC(grace_stop_free(s), 0);
+}
+
+/* Callbacks registered while the stop is being requested run exactly once. */
+#define REG_THREADS 4
+#define REG_PER 64
+
+struct reg {
+	grace_stop *s;
+	atomic_int *go;
+	grace_stop_cb cbs[REG_PER];
+	atomic_int runs[REG_PER];
+};
+
+static void run_cb(void *arg)
+{
+	atomic_fetch_add((atomic_int *)arg, 1);
+}
+
+static void *register_main(void *arg)
+{
+	struct reg *r = arg;
+	while (!atomic_load(r->go))
+		;
+	for (int i = 0; i < REG_PER; i++)
+		grace_stop_on(r->s, &r->cbs[i], run_cb, &r->runs[i]);
+	return NULL;
+}
+
+TEST(callbacks_added_during_request_run_exactly_once)
+{
+	int rounds = getenv("GRACE_TEST_SLOW") ? 50 : 300;
+	static struct reg regs[REG_THREADS];
+	for (int round = 0; round < rounds; round++) {
+		grace_stop *s = new_stop(NULL);
+		atomic_int go = 0;
+		pthread_t t[REG_THREADS];
+		for (int i = 0; i < REG_THREADS; i++) {
+			memset(&regs[i], 0, sizeof regs[i]);
+			regs[i].s = s;
+			regs[i].go = &go;
+		}
+		start_threads(t, REG_THREADS, register_main, regs, sizeof regs[0]);
+		atomic_store(&go, 1);
+		for (int k = 0; k < round % 50; k++)
+			sched_yield();
+		grace_stop_request(s, 1);
+		join_threads(t, REG_THREADS);
+		for (int i = 0; i < REG_THREADS; i++)
+			for (int j = 0; j < REG_PER; j++)
+				ASSERT_EQ(atomic_load(&regs[i].runs[j]), 1);
+		ASSERT_RC(grace_stop_free(s), 0);
+	}
+}
+
+/* 64 threads request the same stop at once: exactly one sees 1, and each
+ * sees the flag set when its call returns. */
+struct racer {
+	grace_stop *s;
+	grace_event *go;
+	int id;
+	int rc;
+	bool seen;
+};
+
+static void *racer_main(void *arg)
+{
+	struct racer *r = arg;
+	grace_event_wait(r->go, NULL, GRACE_FOREVER);
+	r->rc = grace_stop_request(r->s, 100 + r->id % 7 + 1);
+	r->seen = grace_stop_requested(r->s);
+	return NULL;
+}
+
+TEST(concurrent_requests_exactly_one_wins)
+{
+	int rounds = getenv("GRACE_TEST_SLOW") ? 20 : 100;
+	for (int round = 0; round < rounds; round++) {
+		grace_stop *s = new_stop(NULL);
+		grace_event go = GRACE_EVENT_INIT;
+		atomic_int n = 0;
+		grace_stop_cb cb;
+		grace_stop_on(s, &cb, count_cb, &n);
+		struct racer r[64];
+		pthread_t t[64];
+		for (int i = 0; i < 64; i++)
+			r[i] = (struct racer){s, &go, i, -1, false};
+		start_threads(t, 64, racer_main, r, sizeof r[0]);
+		grace_event_set(&go);
+		join_threads(t, 64);
+		int winners = 0;
+		for (int i = 0; i < 64; i++) {
+			ASSERT_TRUE(r[i].rc == 0 || r[i].rc == 1);
+			ASSERT_TRUE(r[i].seen);
+			winners += r[i].rc;
+		}
+		ASSERT_EQ(winners, 1);
+		ASSERT_EQ(atomic_load(&n), 1);
+		ASSERT_GT(grace_stop_reason(s), 100);
+		ASSERT_RC(grace_stop_free(s), 0);
+	}
+}
+
+/* ---- deadline ---- */
+
+TEST(deadline_fires_on_time_without_waiters)
+{
+	grace_stop *s = new_stop(NULL);
+	grace_deadline d = grace_after_ms(30);
+	ASSERT_RC(grace_stop_set_deadline(s, d), 0);
+	while (!grace_stop_requested(s))
+		ASSERT_LT(grace_now(), d + test_slack_ms() * 1000000);
+	grace_deadline seen = grace_now();
+	ASSERT_GE(seen, d);
+	ASSERT_EQ(grace_stop_reason(s), GRACE_REASON_DEADLINE);
+	ASSERT_RC(grace_stop_free(s), 0);
+}
+
+TEST(deadline_wakes_waiter_within_a_few_ms)
+{
+	grace_stop *s = new_stop(NULL);
+	grace_event ev = GRACE_EVENT_INIT;
+	grace_deadline d = grace_after_ms(40);
+	ASSERT_RC(grace_stop_set_deadline(s, d), 0);
+	ASSERT_RC(grace_event_wait(&ev, s, GRACE_FOREVER), -ECANCELED);
+	grace_deadline late = grace_now() - d;
+	ASSERT_GE(late, 0);
+	/* "within a few ms" on a quiet machine; generous under sanitizers. */
+	ASSERT_LT(late, (getenv("GRACE_TEST_SLOW") ? 200 : 20) * 1000000LL);
+	ASSERT_RC(grace_stop_free(s), 0);
+}
+
+TEST(deadline_ordering_replace_remove_past)
+{
+	grace_stop *a = new_stop(NULL), *b = new_stop(NULL), *c = new_stop(NULL), *p = new_stop(NULL);
+	grace_stop *child = new_stop(b);
+	/* Inserted out of order; they must fire in deadline order. */
+	ASSERT_RC(grace_stop_set_deadline(a, grace_after_ms(60)), 0);
+	ASSERT_RC(grace_stop_set_deadline(b, grace_after_ms(20)), 0);
+	ASSERT_RC(grace_stop_set_deadline(c, grace_after_ms(10)), 0);
+	ASSERT_RC(grace_stop_set_deadline(c, GRACE_FOREVER), 0); /* removed */
+	ASSERT_RC(grace_stop_set_deadline(p, grace_now() - 1), 0); /* past: at once */
+	ASSERT_TRUE(grace_stop_requested(p));
+	ASSERT_EQ(grace_stop_reason(p), GRACE_REASON_DEADLINE);
+	grace_event never = GRACE_EVENT_INIT;
+	/* The child of b is woken through b's deadline. */
+	ASSERT_RC(grace_event_wait(&never, child, GRACE_FOREVER), -ECANCELED);
+	ASSERT_FALSE(grace_stop_requested(a));
+	ASSERT_TRUE(grace_stop_requested(b));
+	ASSERT_EQ(grace_stop_reason(b), GRACE_REASON_DEADLINE);
+	ASSERT_EQ(grace_stop_reason(child), GRACE_REASON_DEADLINE);
+	ASSERT_RC(grace_event_wait(&never, a, GRACE_FOREVER), -ECANCELED);
+	ASSERT_FALSE(grace_stop_requested(c));
+	/* A deadline on a requested stop changes nothing. */
+	ASSERT_RC(grace_stop_set_deadline(a, grace_after_ms(1)), 0);
+	ASSERT_RC(grace_stop_free(child), 0);
+	ASSERT_RC(grace_stop_free(a), 0);
+	ASSERT_RC(grace_stop_free(b), 0);
+	ASSERT_RC(grace_stop_free(c), 0);
+	ASSERT_RC(grace_stop_free(p), 0);
+}
+
+TEST(free_with_pending_deadline)
+{
+	for (int i = 0; i < 200; i++) {
+		grace_stop *s = new_stop(NULL);
+		/* Some fire while being freed, some never. */
+		ASSERT_RC(grace_stop_set_deadline(s, grace_after_ns((i % 5) * 20000)), 0);
+		ASSERT_RC(grace_stop_free(s), 0);
+	}
+}
+
+/* ---- descriptor ---- */
+
+TEST(fd_becomes_readable_on_request)
+{
+	grace_stop *s = new_stop(NULL);
+	int fd = grace_stop_fd(s);
+	ASSERT_GE(fd, 0);
+	ASSERT_EQ(grace_stop_fd(s), fd); /* the same one each time */
+	struct pollfd p = {fd, POLLIN, 0};
+	ASSERT_EQ(poll(&p, 1, 0), 0);
+	grace_stop_request(s, 1);
+	ASSERT_EQ(poll(&p, 1, 1000), 1);
+	ASSERT_TRUE(p.revents & POLLIN);
+	ASSERT_EQ(poll(&p, 1, 0), 1); /* and stays readable */
+	ASSERT_RC(grace_stop_free(s), 0);
+
+	/* Asked for after the request: readable at once. */
+	s = new_stop(NULL);
+	grace_stop_request(s, 1);
+	fd = grace_stop_fd(s);
+	ASSERT_GE(fd, 0);
+	p = (struct pollfd){fd, POLLIN, 0};
+	ASSERT_EQ(poll(&p, 1, 0), 1);
+	ASSERT_RC(grace_stop_free(s), 0);
+}
+
+struct fd_waiter {
+	grace_stop *s;
+	int revents;
+};
+
+static void *fd_wait_main(void *arg)
+{
+	struct fd_waiter *w = arg;
+	struct pollfd p = {grace_stop_fd(w->s), POLLIN, 0};
+	poll(&p, 1, 20000);
+	w->revents = p.revents;
+	return NULL;
+}
+
+TEST(fd_wakes_a_poll_loop)
+{
+	grace_stop *parent = new_stop(NULL);
+	grace_stop *s = new_stop(parent);
+	ASSERT_GE(grace_stop_fd(s), 0);
+	struct fd_waiter w = {s, 0};
+	pthread_t t;
+	start_threads(&t, 1, fd_wait_main, &w, 0);
+	grace_stop_request(parent, 1); /* through the child */
+	join_threads(&t, 1);
+	ASSERT_TRUE(w.revents & POLLIN);
+	ASSERT_RC(grace_stop_free(s), 0);
+	ASSERT_RC(grace_stop_free(parent), 0);
+}
+
+TEST_LIST(T(request_is_idempotent_first_reason_sticks), T(null_stop_is_never_requested), T(misuse), T(reasons),
+          T(children_follow_parent), T(freed_child_is_forgotten), T(callback_runs_once_on_request),
+          T(callback_on_requested_stop_runs_at_once), T(off_before_request_removes),
+          T(off_from_inside_callback_returns_and_may_free), T(callback_reenters_library),
+          T(off_waits_for_running_callback_try_off_does_not), T(callbacks_added_during_request_run_exactly_once),
+          T(concurrent_requests_exactly_one_wins), T(deadline_fires_on_time_without_waiters),
+          T(deadline_wakes_waiter_within_a_few_ms), T(deadline_ordering_replace_remove_past),
+          T(free_with_pending_deadline), T(fd_becomes_readable_on_request), T(fd_wakes_a_poll_loop))
