@@ -99,8 +99,7 @@ static const char *signal_name(int signo)
 
 static _Noreturn void default_escalation(int signo)
 {
-	fprintf(stderr, "grace: %s (%d) again while stopping; threads still running:\n", signal_name(signo),
-	        signo);
+	fprintf(stderr, "grace: %s (%d) again while stopping\n", signal_name(signo), signo);
 	grace__threads_print(stderr);
 	fprintf(stderr, "grace: exiting with status %d\n", 128 + signo);
 	fflush(stderr);

@@ -489,9 +489,16 @@ TEST(sigint_twice_exits_130_promptly)
 	int64_t took = (grace_now() - t0) / 1000000;
 	expect_exit(&c, status, 130);
 	ASSERT_LE(took, test_slack_ms());
-	if (strstr(c.errbuf, "SIGINT (2) again") == NULL || strstr(c.errbuf, "threads still running") == NULL ||
+	if (strstr(c.errbuf, "SIGINT (2) again") == NULL || strstr(c.errbuf, "16 threads still running") == NULL ||
 	    strstr(c.errbuf, "exiting with status 130") == NULL)
 		FAIL_AT(__FILE__, __LINE__, "unexpected escalation report:\n%s", c.errbuf);
+	/* Every thread by name, with what it is blocked on. */
+	for (int i = 0; i < 16; i++) {
+		char want[64];
+		snprintf(want, sizeof want, "stuck-%02d  blocked in sleep for ", i);
+		if (strstr(c.errbuf, want) == NULL)
+			FAIL_AT(__FILE__, __LINE__, "escalation report lacks \"%s\":\n%s", want, c.errbuf);
+	}
 }
 
 TEST(burst_of_1000_signals_gives_one_stop)

@@ -6,9 +6,10 @@
  *          sleep, write) on one routed stop. SIGTERM must end them all; the
  *          program prints its report and exits 0 only if every thread
  *          returned -ECANCELED and the reason names SIGTERM.
- *   stuck  16 threads that ignore the stop. The first SIGINT requests it
- *          ("stopping" on stdout); the second must escalate by default:
- *          names on stderr and exit status 130.
+ *   stuck  16 grace threads (stuck-00 ... stuck-15) that ignore the stop,
+ *          asleep in grace_sleep. The first SIGINT requests it ("stopping"
+ *          on stdout); the second must escalate by default: the threads'
+ *          names and what they are blocked on on stderr, exit status 130.
  *   burst  Routes SIGTERM with a counting escalation callback; after the
  *          parent's burst ("done" on stdin) it reports how many stops and
  *          escalations it saw and exits 0 if there was exactly one stop.
@@ -194,15 +195,14 @@ static int mode_term(void)
 	return ok == WORKERS && reason == GRACE_REASON_SIGNAL(SIGTERM) ? 0 : 1;
 }
 
-/* Threads that never look at the stop. */
-static void *stuck_main(void *arg)
+/* Grace threads that never look at the stop. */
+static int stuck_main(grace_stop *own, void *arg)
 {
 	struct worker *w = arg;
-	pthread_setname_np(pthread_self(), w->name);
+	(void)own;
 	atomic_store(&w->tid, (pid_t)syscall(SYS_gettid));
 	atomic_fetch_add(&started, 1);
-	grace_sleep(NULL, GRACE_FOREVER);
-	return NULL;
+	return grace_sleep(NULL, GRACE_FOREVER);
 }
 
 static int mode_stuck(void)
@@ -212,18 +212,19 @@ static int mode_stuck(void)
 	if (r < 0)
 		die("route", r);
 	for (int i = 0; i < WORKERS; i++) {
+		grace_thread *t;
 		snprintf(w[i].name, sizeof w[i].name, "stuck-%02d", i);
-		r = pthread_create(&w[i].thread, NULL, stuck_main, &w[i]);
-		if (r != 0)
-			die("pthread_create", -r);
+		r = grace_thread_start(&t, w[i].name, stuck_main, &w[i], NULL);
+		if (r < 0)
+			die("grace_thread_start", r);
 	}
 	ready(w, WORKERS);
 	r = grace_sleep(stop, grace_after_ms(60000));
 	printf("stopping: %s, signal %d; waiting for %d threads\n", grace_strerror(r),
 	       grace_reason_signal(grace_stop_reason(stop)), WORKERS);
 	fflush(stdout);
-	for (int i = 0; i < WORKERS; i++)
-		pthread_join(w[i].thread, NULL); /* never: they ignore the stop */
+	/* Wait for threads that never end, until the second signal. */
+	grace_sleep(NULL, grace_after_ms(60000));
 	return 1;
 }
 
