@@ -531,57 +531,163 @@ GRACE_API void grace_report_free(grace_report *r);
 
 /* ------------------------------------------------------------------------
  * Interruptible sleep and I/O
+ *
+ * Every call below returns as soon as its stop is requested or its deadline
+ * passes, including while it waits on a descriptor: a thread blocked in
+ * grace_recv() is woken by the request itself, never by a timeout loop.
+ *
+ * Shared rules:
+ *  - Argument errors come first and change nothing: -EINVAL for a NULL
+ *    buffer (even with a length of 0) or a length above SSIZE_MAX, -EBADF for
+ *    a negative descriptor. Then a stop already requested wins: -ECANCELED
+ *    before the descriptor is touched. Then the call completes at once if it
+ *    can, even with a deadline in the past (a try); it answers -ETIMEDOUT
+ *    only when it would have to wait past `d`. GRACE_FOREVER: no deadline.
+ *  - A ready descriptor costs one system call: the transfer is tried first
+ *    without blocking, and the call waits (ppoll on the descriptor and on
+ *    grace_stop_fd(stop), the deadline as its timeout) only on EAGAIN. (In
+ *    the portable build grace_read and grace_write first ask fcntl whether
+ *    the descriptor blocks: a ready non-blocking one then costs two calls,
+ *    a blocking one three, as it is polled before the transfer.)
+ *    EINTR is retried within the same absolute deadline. Other errors of the
+ *    system call come back as negative errno values (-EBADF for a closed
+ *    descriptor, -EPIPE, -ECONNRESET, -ENOTSOCK, ...).
+ *  - Blocking and non-blocking descriptors both work; nothing changes their
+ *    O_NONBLOCK flag, except grace_connect for the length of the call. On a
+ *    blocking descriptor grace transfers without blocking where the system
+ *    lets it choose per call: MSG_DONTWAIT on sockets, and on Linux
+ *    preadv2/pwritev2 with RWF_NOWAIT for read and write (pipes, FIFOs,
+ *    sockets, eventfds, ...). Where it cannot (the portable build, or a
+ *    descriptor that refuses RWF_NOWAIT, such as some terminals) it polls
+ *    first and then makes one plain call. That call cannot be interrupted:
+ *    if another thread or process reads the same blocking descriptor and
+ *    takes the data between the poll and the read, the read blocks until
+ *    more data comes, whatever the stop. Writes in that case go out at most
+ *    PIPE_BUF bytes per call, which POLLOUT promises room for on a pipe.
+ *    accept(2) has no per-call flag, so grace_accept() polls a blocking
+ *    listener first, and the same holds for one shared between threads:
+ *    the thread that loses the race for a connection blocks in accept(2)
+ *    until the next one. Make shared descriptors non-blocking and every
+ *    guarantee holds.
+ *  - When the descriptor and the stop become ready together, the descriptor
+ *    wins: whatever can be transferred at once is.
+ *  - Closing a descriptor does not wake a thread blocked on it (the kernel
+ *    does not end a poll on close); request the stop instead.
+ *  - The stop, when not NULL, gets its wake descriptor on the first call
+ *    that has to wait (grace_stop_fd: one descriptor per stop, kept until
+ *    grace_stop_free); if that fails the call answers -EMFILE or -ENFILE.
+ *  - A call that really waits records what the calling grace thread is
+ *    blocked on ("recv", "accept", ...) for reports.
+ *  - Thread-safety: every call may be made from any thread, on any
+ *    descriptor; nothing allocates and nothing is shared but the stop.
  * ------------------------------------------------------------------------ */
 
-/* Sleep until `d`. Returns 0 at the deadline; -ECANCELED if stopped first. */
+/* Sleep until `d`. Returns 0 at the deadline (at once for a past one);
+ * -ECANCELED if the stop is requested first (or already was). With a NULL
+ * stop and GRACE_FOREVER it never returns. Blocks, asleep in the kernel,
+ * without a spin: a sleeping thread costs no CPU and wakes exactly once. */
 GRACE_API int grace_sleep(grace_stop *stop, grace_deadline d);
 
-/* Wait for `events` (POLLIN, POLLOUT, ...) on `fd`. Returns the revents
- * (> 0); -ECANCELED; -ETIMEDOUT; -EBADF for a negative fd; other errors from
- * poll(2). */
+/* Wait until `fd` reports one of `events` (POLLIN, POLLOUT, ...; POLLERR and
+ * POLLHUP are always reported). Returns the revents (> 0); -ECANCELED;
+ * -ETIMEDOUT; -EBADF for a negative or closed descriptor (POLLNVAL); other
+ * errors from ppoll(2). May block. */
 GRACE_API int grace_poll(int fd, short events, grace_stop *stop, grace_deadline d);
 
-/* read(2), stoppable. Returns the count read (0 at end of file); -ECANCELED;
- * -ETIMEDOUT; -EINVAL for a NULL buffer; other errors from read(2). */
+/* read(2), stoppable: reads what is available, up to `len` bytes, waiting
+ * for some if there is none. Returns the count read (0 at end of file);
+ * -ECANCELED; -ETIMEDOUT; -EINVAL for a NULL buffer; -EBADF; other errors
+ * from read(2). Data already there is read even with a past deadline. May
+ * block. The buffer stays the caller's. */
 GRACE_API ssize_t grace_read(int fd, void *buf, size_t len, grace_stop *stop, grace_deadline d);
 
-/* write(2) of every byte, stoppable. Returns `len`, or the count written
- * before a stop or deadline when some bytes went out; otherwise the code. */
+/* write(2) of every byte, stoppable: goes on until all `len` bytes are
+ * written, the stop is requested or the deadline passes. Returns `len`; when
+ * the stop or the deadline (or an error) ends it after some bytes went out,
+ * the count written (exactly the bytes the reader will receive; a later call
+ * reports the error again); otherwise -ECANCELED, -ETIMEDOUT, -EINVAL for a
+ * NULL buffer, -EBADF, or another error from write(2) (-EPIPE: mind SIGPIPE,
+ * which grace does not block). May block. */
 GRACE_API ssize_t grace_write(int fd, const void *buf, size_t len, grace_stop *stop, grace_deadline d);
 
-/* recv(2), stoppable. As grace_read. */
+/* recv(2), stoppable. As grace_read, with recv's `flags` (MSG_DONTWAIT is
+ * added to each attempt). With MSG_WAITALL it goes on until `len` bytes, end
+ * of file, the stop or the deadline, and returns the count received if some
+ * bytes came; otherwise the code. -ENOTSOCK for a descriptor that is not a
+ * socket. May block. */
 GRACE_API ssize_t grace_recv(int fd, void *buf, size_t len, int flags, grace_stop *stop, grace_deadline d);
 
-/* send(2) of every byte, stoppable. As grace_write. */
+/* send(2) of every byte, stoppable. As grace_write, with send's `flags`
+ * (MSG_DONTWAIT is added to each attempt; pass MSG_NOSIGNAL to get -EPIPE
+ * without SIGPIPE). May block. */
 GRACE_API ssize_t grace_send(int fd, const void *buf, size_t len, int flags, grace_stop *stop,
                              grace_deadline d);
 
-/* accept(2), stoppable. Returns the new descriptor; -ECANCELED; -ETIMEDOUT;
- * other errors from accept(2). */
+/* accept(2), stoppable. Returns the new descriptor (owned by the caller; its
+ * flags are accept(2)'s); -ECANCELED; -ETIMEDOUT; -EINVAL when `addr` is
+ * given without `addrlen`, when the socket is not listening, or once the
+ * listener is shut down (shutdown(2) on a listener wakes a thread blocked
+ * here with -EINVAL on Linux); -ENOTSOCK; -EBADF for a negative or closed
+ * descriptor; other errors from accept(2). A ready non-blocking listener
+ * costs two system calls (fcntl, accept); a blocking one four. A connection taken by another
+ * thread first, or aborted before it was taken, is waited past within the
+ * same deadline. May block. */
 GRACE_API int grace_accept(int fd, struct sockaddr *addr, socklen_t *addrlen, grace_stop *stop,
                            grace_deadline d);
 
-/* connect(2), stoppable. Returns 0; -ECANCELED or -ETIMEDOUT (the attempt is
- * abandoned: the socket must be closed); other errors from connect(2). */
+/* connect(2), stoppable. A blocking socket is made non-blocking for the
+ * length of the call and restored before it returns (do not change its flags
+ * from another thread meanwhile). Returns 0 once connected; -ECANCELED or
+ * -ETIMEDOUT when the stop or the deadline ends the attempt: the attempt is
+ * then aborted (a connect to AF_UNSPEC, which on Linux returns the socket to
+ * the unconnected state, so no half-open connection stays behind; elsewhere
+ * close the socket); -EINVAL for a NULL `addr`; -EBADF; the attempt's own
+ * error (-ECONNREFUSED, -ENETUNREACH, ...); -EAGAIN where the system refuses
+ * to wait (a Unix-domain listener with a full backlog); other errors from
+ * connect(2). May block. */
 GRACE_API int grace_connect(int fd, const struct sockaddr *addr, socklen_t addrlen, grace_stop *stop,
                             grace_deadline d);
 
 /* ------------------------------------------------------------------------
  * Signals
+ *
+ * The handlers grace installs only write the signal number into a pipe
+ * (async-signal-safe); one internal thread, which takes no signals itself,
+ * does the rest. The handlers are process-wide, so routing works whatever
+ * the order in which the program's threads were created and whichever
+ * thread the kernel delivers to. They are installed with SA_RESTART, so the
+ * program's own blocking calls go on; grace's calls retry EINTR anyway.
  * ------------------------------------------------------------------------ */
 
-/* Route `signals` (count 0: SIGINT and SIGTERM) to `stop`: the first routed
- * signal requests it with GRACE_REASON_SIGNAL(signo); any routed signal after
- * that escalates. Returns 0; -EBUSY if already routed; -EINVAL. */
+/* Route `signals` (count 0: SIGINT and SIGTERM, `signals` ignored) to
+ * `stop`: the first routed signal to arrive requests it with
+ * GRACE_REASON_SIGNAL(signo) (a stop already requested keeps its reason);
+ * every routed signal after that one escalates (grace_signals_on_escalate).
+ * The stop's callbacks run in grace's signal thread. `stop` must stay alive
+ * until grace_signals_unroute() has returned. Returns 0; -EINVAL for a NULL
+ * or dead stop, NULL `signals` with a non-zero count, more than 32 signals,
+ * a duplicate, or a signal that cannot be routed (SIGKILL, SIGSTOP, the
+ * synchronous faults SIGSEGV, SIGBUS, SIGFPE, SIGILL, SIGTRAP, or a number
+ * out of range); -EBUSY if signals are already routed (unroute first);
+ * -ENOMEM, -EMFILE, -EAGAIN from the system. Nothing is changed on failure.
+ * Thread-safe; never blocks. A child made by fork() starts unrouted, with
+ * the dispositions from before routing; it may route again. */
 GRACE_API int grace_signals_route(grace_stop *stop, const int *signals, size_t count);
 
-/* Undo grace_signals_route and restore the previous dispositions. Returns 0;
- * -EINVAL if nothing is routed. */
+/* Undo grace_signals_route: restore the dispositions it saved and end its
+ * thread. Signals still queued are dropped; a routed signal arriving after
+ * the restore meets the old disposition. Returns 0; -EINVAL if nothing is
+ * routed. Thread-safe. Waits for an escalation callback running in another
+ * thread to return; called from inside that callback (or from a stop
+ * callback run by the signal thread) it returns at once. */
 GRACE_API int grace_signals_unroute(void);
 
-/* Replace the default escalation (print the threads still running and
- * _exit(128 + signo)) with fn(signo, arg), called outside any signal handler.
- * NULL fn restores the default. Returns 0. */
+/* Replace the default escalation with fn(signo, arg), called in grace's
+ * signal thread (never in a handler) once for every routed signal after the
+ * first. It may call any grace function, grace_signals_unroute included.
+ * NULL fn restores the default: print which grace threads are still running
+ * and what each is blocked on to stderr, then _exit(128 + signo). Applies to
+ * the current and later routings. Returns 0. Thread-safe; never blocks. */
 GRACE_API int grace_signals_on_escalate(void (*fn)(int signo, void *arg), void *arg);
 
 #ifdef __cplusplus

@@ -93,6 +93,11 @@ static inline bool grace__stop_live(const grace_stop *s)
 int grace__wait(_Atomic uint32_t *w, uint32_t val, grace_stop *stop, int64_t d, const char *op,
                 const char *name);
 
+/* As grace__wait, without the spin: for waits that expect nothing to change
+ * the word soon (grace_sleep), where spinning would only burn CPU. */
+int grace__wait_nospin(_Atomic uint32_t *w, uint32_t val, grace_stop *stop, int64_t d, const char *op,
+                       const char *name);
+
 /* Wake up to n sleepers of grace__wait on w (INT32_MAX: all). */
 static inline void grace__wake(_Atomic uint32_t *w, int n)
 {

@@ -1,6 +1,16 @@
 /*
- * sleep.c - grace_sleep: the wait core on a word that never changes, so
- * only the stop or the deadline ends it.
+ * sleep.c - grace_sleep: a wait on a word that nothing ever changes, so only
+ * the stop or the deadline can end it.
+ *
+ * Design. The word lives on the sleeping thread's stack and is never woken;
+ * the wait core sleeps on it and on the stop's word together (futex_waitv),
+ * or in the lot with a stop callback where futex_waitv is missing. It uses
+ * grace__wait_nospin(): a spin is pointless when no one will change the
+ * word, and a sleeping thread should cost no CPU at all. A spurious return of
+ * the core (0 with the word unchanged) simply goes round the loop; the
+ * absolute deadline keeps the total sleep from stretching.
+ *
+ * No locks and no shared state: the only atomic is the private word.
  */
 #include "internal.h"
 
@@ -10,7 +20,7 @@ int grace_sleep(grace_stop *stop, grace_deadline d)
 		return -ECANCELED;
 	_Atomic uint32_t never = 0;
 	for (;;) {
-		int r = grace__wait(&never, 0, stop, d, "sleep", NULL);
+		int r = grace__wait_nospin(&never, 0, stop, d, "sleep", NULL);
 		if (r == -ETIMEDOUT)
 			return 0;
 		if (r < 0)

@@ -33,7 +33,10 @@
  * costs tens of microseconds here, the spin a fraction of one); a waiter
  * whose condition does not come within that budget (about a microsecond or
  * two) sleeps in the kernel and wakes zero times until woken. A try (a
- * deadline already past) never spins.
+ * deadline already past) never spins, and neither does grace__wait_nospin(),
+ * the entry point for waits that know nothing will change the word soon
+ * (grace_sleep: only the stop or the deadline can end it, so a spin would
+ * only burn CPU).
  */
 #include "internal.h"
 
@@ -104,13 +107,13 @@ static int sleep_with_stop(_Atomic uint32_t *w, uint32_t val, grace_stop *stop, 
 	return r;
 }
 
-int grace__wait(_Atomic uint32_t *w, uint32_t val, grace_stop *stop, int64_t d, const char *op,
-                const char *name)
+static int wait_core(_Atomic uint32_t *w, uint32_t val, grace_stop *stop, int64_t d, const char *op,
+                     const char *name, int spins)
 {
 	if (d != INT64_MAX && grace__os_now() >= d)
 		return atomic_load_explicit(w, memory_order_acquire) != val ? 0 : -ETIMEDOUT;
 
-	for (int i = 0; i < SPIN_PAUSES + SPIN_YIELDS; i++) {
+	for (int i = 0; i < spins; i++) {
 		if (atomic_load_explicit(w, memory_order_acquire) != val)
 			return 0;
 		if (grace_stop_requested(stop))
@@ -133,4 +136,20 @@ int grace__wait(_Atomic uint32_t *w, uint32_t val, grace_stop *stop, int64_t d, 
 	if (r == -ETIMEDOUT || (d != INT64_MAX && grace__os_now() >= d))
 		return -ETIMEDOUT;
 	return 0;
+}
+
+int grace__wait(_Atomic uint32_t *w, uint32_t val, grace_stop *stop, int64_t d, const char *op,
+                const char *name)
+{
+	return wait_core(w, val, stop, d, op, name, SPIN_PAUSES + SPIN_YIELDS);
+}
+
+int grace__wait_nospin(_Atomic uint32_t *w, uint32_t val, grace_stop *stop, int64_t d, const char *op,
+                       const char *name)
+{
+	/* One look at the stop before sleeping: sleep_with_stop re-checks it
+	 * atomically with going to sleep, so nothing is missed without a spin. */
+	if (grace_stop_requested(stop))
+		return -ECANCELED;
+	return wait_core(w, val, stop, d, op, name, 0);
 }

@@ -1,0 +1,158 @@
+/*
+ * sleep_test.c - grace_sleep: 0 at the deadline and not before, -ECANCELED
+ * the moment the stop is requested, a stop already requested wins over a
+ * past deadline, and a sleeping thread burns no CPU.
+ */
+#include "test.h"
+
+#include "internal.h"
+
+#include <time.h>
+
+static grace_stop *new_stop(void)
+{
+	grace_stop *s;
+	ASSERT_RC(grace_stop_new(&s, NULL), 0);
+	return s;
+}
+
+static int64_t ms_since(grace_deadline t0)
+{
+	return (grace_now() - t0) / 1000000;
+}
+
+TEST(returns_zero_at_deadline)
+{
+	grace_stop *s = new_stop();
+	for (int k = 0; k < 2; k++) {
+		grace_deadline t0 = grace_now();
+		ASSERT_RC(grace_sleep(k ? s : NULL, t0 + 80 * 1000000), 0);
+		ASSERT_GE(grace_now(), t0 + 80 * 1000000); /* never early */
+		ASSERT_LE(ms_since(t0), 80 + test_slack_ms());
+	}
+	ASSERT_RC(grace_stop_free(s), 0);
+}
+
+TEST(past_deadline_returns_at_once)
+{
+	grace_deadline t0 = grace_now();
+	ASSERT_RC(grace_sleep(NULL, t0 - 1), 0);
+	ASSERT_RC(grace_sleep(NULL, 0), 0);
+	ASSERT_RC(grace_sleep(NULL, INT64_MIN), 0);
+	ASSERT_LT(ms_since(t0), test_slack_ms());
+}
+
+TEST(stop_already_requested_wins)
+{
+	grace_stop *s = new_stop();
+	ASSERT_RC(grace_stop_request(s, 3), 1);
+	ASSERT_RC(grace_sleep(s, grace_now() - 1), -ECANCELED);
+	ASSERT_RC(grace_sleep(s, GRACE_FOREVER), -ECANCELED);
+	ASSERT_RC(grace_stop_free(s), 0);
+}
+
+struct sleeper {
+	grace_stop *stop;
+	grace_deadline d;
+	struct grace__blocked rec;
+	int result;
+	int64_t cpu_ns;
+	grace_deadline returned;
+};
+
+static int64_t thread_cpu_ns(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+static void *sleeper_main(void *arg)
+{
+	struct sleeper *z = arg;
+	grace__self_blocked = &z->rec;
+	int64_t c0 = thread_cpu_ns();
+	z->result = grace_sleep(z->stop, z->d);
+	z->cpu_ns = thread_cpu_ns() - c0;
+	z->returned = grace_now();
+	grace__self_blocked = NULL;
+	return NULL;
+}
+
+#define SLEEPERS 16
+
+TEST(stop_wakes_every_sleeper_at_once)
+{
+	grace_stop *s = new_stop();
+	struct sleeper z[SLEEPERS];
+	for (int i = 0; i < SLEEPERS; i++)
+		z[i] = (struct sleeper){.stop = s, .d = i % 2 ? GRACE_FOREVER : grace_after_ms(60000)};
+	pthread_t t[SLEEPERS];
+	start_threads(t, SLEEPERS, sleeper_main, z, sizeof z[0]);
+	/* Handshake: every sleeper has recorded that it sleeps. */
+	for (int i = 0; i < SLEEPERS; i++) {
+		const char *op = NULL, *name;
+		int64_t since;
+		WAIT_UNTIL((grace__blocked_read(&z[i].rec, &op, &name, &since), op != NULL));
+		ASSERT_STR_EQ(op, "sleep");
+	}
+	grace_deadline t0 = grace_now();
+	ASSERT_RC(grace_stop_request(s, 1), 1);
+	join_threads(t, SLEEPERS);
+	for (int i = 0; i < SLEEPERS; i++) {
+		ASSERT_RC(z[i].result, -ECANCELED);
+		ASSERT_LT((z[i].returned - t0) / 1000000, test_slack_ms());
+	}
+	ASSERT_RC(grace_stop_free(s), 0);
+}
+
+/* A child's sleep ends when its parent is requested. */
+TEST(parent_stop_ends_child_sleep)
+{
+	grace_stop *parent = new_stop(), *child;
+	ASSERT_RC(grace_stop_new(&child, parent), 0);
+	struct sleeper z = {.stop = child, .d = GRACE_FOREVER};
+	pthread_t t;
+	start_threads(&t, 1, sleeper_main, &z, sizeof z);
+	const char *op = NULL, *name;
+	int64_t since;
+	WAIT_UNTIL((grace__blocked_read(&z.rec, &op, &name, &since), op != NULL));
+	ASSERT_RC(grace_stop_request(parent, 9), 1);
+	join_threads(&t, 1);
+	ASSERT_RC(z.result, -ECANCELED);
+	ASSERT_EQ(grace_stop_reason(child), 9);
+	ASSERT_RC(grace_stop_free(child), 0);
+	ASSERT_RC(grace_stop_free(parent), 0);
+}
+
+/* A stop deadline (the timer thread) ends a sleep with no deadline. */
+TEST(stop_deadline_ends_sleep)
+{
+	grace_stop *s = new_stop();
+	grace_deadline t0 = grace_now();
+	ASSERT_RC(grace_stop_set_deadline(s, t0 + 50 * 1000000), 0);
+	ASSERT_RC(grace_sleep(s, GRACE_FOREVER), -ECANCELED);
+	ASSERT_GE(ms_since(t0), 50);
+	ASSERT_LE(ms_since(t0), 50 + test_slack_ms());
+	ASSERT_EQ(grace_stop_reason(s), GRACE_REASON_DEADLINE);
+	ASSERT_RC(grace_stop_free(s), 0);
+}
+
+/* Asleep means asleep: 200 ms of sleep costs microseconds of CPU, while a
+ * busy loop, or one that re-checks every few microseconds, would cost more
+ * than the bound. */
+TEST(sleeping_costs_no_cpu)
+{
+	grace_stop *s = new_stop();
+	for (int k = 0; k < 2; k++) {
+		struct sleeper z = {.stop = k ? s : NULL, .d = grace_after_ms(200)};
+		sleeper_main(&z);
+		ASSERT_RC(z.result, 0);
+		ASSERT_LT(z.cpu_ns, 20 * 1000000);
+	}
+	ASSERT_RC(grace_stop_free(s), 0);
+}
+
+TEST_LIST(T(returns_zero_at_deadline), T(past_deadline_returns_at_once), T(stop_already_requested_wins),
+          T(stop_wakes_every_sleeper_at_once), T(parent_stop_ends_child_sleep), T(stop_deadline_ends_sleep),
+          T(sleeping_costs_no_cpu))
