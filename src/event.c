@@ -8,7 +8,8 @@
  * even if a clear followed at once, so a set is never missed. Clear leaves
  * the generation alone, so it wakes no one.
  *
- * `waiters` counts threads inside the sleeping part of grace_event_wait, so
+ * `waiters` counts threads inside the sleeping part of grace_event_wait
+ * (a waiter spins first, uncounted, see wait.c), so
  * that a set makes the wake system call only when someone may sleep, and so
  * that destroy can answer -EBUSY. The waiter increments it before its last
  * look at the word and the setter looks at it after its RMW on the word,
@@ -99,6 +100,17 @@ int grace_event_wait(grace_event *ev, grace_stop *stop, grace_deadline d)
 	if (w & EV_SET)
 		return 0;
 
+	/* Spin before counting ourselves a waiter, so that a set during a
+	 * hand-off makes no wake system call. A try does not spin. */
+	if (d == GRACE_FOREVER || grace__os_now() < d) {
+		if (grace__spin(&ev->word, w, stop)) {
+			uint32_t v = atomic_load_explicit(&ev->word, memory_order_acquire);
+			if (v != w)
+				return (v & EV_DESTROYED) ? -EINVAL : 0;
+			return -ECANCELED;
+		}
+	}
+
 	atomic_fetch_add_explicit(&ev->waiters, 1, memory_order_seq_cst);
 	uint32_t v = atomic_load_explicit(&ev->word, memory_order_seq_cst);
 	int r;
@@ -108,7 +120,7 @@ int grace_event_wait(grace_event *ev, grace_stop *stop, grace_deadline d)
 			r = (v & EV_DESTROYED) ? -EINVAL : 0;
 			break;
 		}
-		r = grace__wait(&ev->word, w, stop, d, "event_wait", NULL);
+		r = grace__wait_nospin(&ev->word, w, stop, d, "event_wait", NULL);
 		v = atomic_load_explicit(&ev->word, memory_order_acquire);
 		if (r < 0 && v == w)
 			break;

@@ -93,6 +93,10 @@ static inline bool grace__stop_live(const grace_stop *s)
 int grace__wait(_Atomic uint32_t *w, uint32_t val, grace_stop *stop, int64_t d, const char *op,
                 const char *name);
 
+/* Spin briefly (the policy is in wait.c) until *w != val or the stop is
+ * requested: true if either happened, false if the spin ran out. */
+bool grace__spin(_Atomic uint32_t *w, uint32_t val, grace_stop *stop);
+
 /* As grace__wait, without the spin: for waits that expect nothing to change
  * the word soon (grace_sleep), where spinning would only burn CPU. */
 int grace__wait_nospin(_Atomic uint32_t *w, uint32_t val, grace_stop *stop, int64_t d, const char *op,

@@ -437,16 +437,24 @@ TEST(deadline_fires_on_time_without_waiters)
 
 TEST(deadline_wakes_waiter_within_a_few_ms)
 {
-	grace_stop *s = new_stop(NULL);
-	grace_event ev = GRACE_EVENT_INIT;
-	grace_deadline d = grace_after_ms(40);
-	ASSERT_RC(grace_stop_set_deadline(s, d), 0);
-	ASSERT_RC(grace_event_wait(&ev, s, GRACE_FOREVER), -ECANCELED);
-	grace_deadline late = grace_now() - d;
-	ASSERT_GE(late, 0);
-	/* "within a few ms" on a quiet machine; generous under sanitizers. */
-	ASSERT_LT(late, (getenv("GRACE_TEST_SLOW") ? 200 : 20) * 1000000LL);
-	ASSERT_RC(grace_stop_free(s), 0);
+	/* Never early; "within a few ms" judged on the best of five tries, so
+	 * that a loaded machine delaying one wake-up does not fail the test
+	 * while a timer that is always late still does. */
+	int64_t best = INT64_MAX;
+	for (int i = 0; i < 5 && best > 5000000; i++) {
+		grace_stop *s = new_stop(NULL);
+		grace_event ev = GRACE_EVENT_INIT;
+		grace_deadline d = grace_after_ms(20);
+		ASSERT_RC(grace_stop_set_deadline(s, d), 0);
+		ASSERT_RC(grace_event_wait(&ev, s, GRACE_FOREVER), -ECANCELED);
+		grace_deadline late = grace_now() - d;
+		ASSERT_GE(late, 0);
+		ASSERT_LT(late, test_slack_ms() * 4 * 1000000LL); /* and never lost */
+		if (late < best)
+			best = late;
+		ASSERT_RC(grace_stop_free(s), 0);
+	}
+	ASSERT_LT(best, (getenv("GRACE_TEST_SLOW") ? 50 : 5) * 1000000LL);
 }
 
 TEST(deadline_ordering_replace_remove_past)
