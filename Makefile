@@ -1,5 +1,5 @@
 # The Makefile only wraps CMake. `make check` builds and tests every
-# configuration; `make demo` builds and runs the demo; `make bench` runs the
+# configuration; `make demo` builds and runs the HTTP server demo; `make bench` runs the
 # benchmarks against their peers. `make install` builds the release
 # configuration and installs it under $(PREFIX) (default /usr/local), staged
 # under $(DESTDIR) when that is set, as packagers expect. `make fuzz`,
@@ -40,7 +40,7 @@ install:
 	DESTDIR="$(DESTDIR)" $(CMAKE) --install $(BUILD)/release
 
 demo: all
-	./$(BUILD)/release/demo
+	./$(BUILD)/release/httpd --demo
 
 check: $(addprefix check-,$(CONFIGS))
 	@echo "all configurations passed: $(CONFIGS)"

@@ -242,6 +242,10 @@ int grace_group_shutdown(grace_group *g, int reason, grace_deadline d, grace_rep
 		nomem = rep == NULL;
 	}
 	grace_stop_request(g->stop, reason);
+	/* The report gives the reason that took effect: a stop requested
+	 * earlier (a signal routed to the parent, say) keeps its own. */
+	if (rep != NULL)
+		rep->reason = grace_stop_reason(g->stop);
 
 	/* No spawn can come in now: the count only falls. */
 	atomic_fetch_add_explicit(&g->waiters, 1, memory_order_seq_cst);
