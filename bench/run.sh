@@ -12,7 +12,7 @@
 #  3. Every bench/*.c is built against BUILDDIR/lib/libgrace.a and
 #     -lpthread (plus `pkg-config glib-2.0 gio-2.0` when it includes glib.h),
 #     every bench/*.cc with g++ -std=c++20 -O2, every bench/*.go with
-#     `go build`; bench/*.py run under python3 (table.py excepted).
+#     `go build`; bench/*.py run under python3 (table.py and chart.py excepted).
 #  4. The programs run one after another, never in parallel. Their
 #     `RESULT <scenario> <peer> <value> <unit> <better>` lines, with the
 #     machine, the date and the command as `#` lines, go to
@@ -81,7 +81,7 @@ for src in "$here"/bench/*; do
 	file=$(basename "$src")
 	selected "$file" || continue
 	case "$file" in
-	table.py) continue ;;
+	table.py | chart.py) continue ;;
 	*.c)
 		name="${file%.c}_c"
 		extra=""
@@ -195,7 +195,9 @@ fi
 echo
 if [ -n "$BENCH_DOC" ]; then
 	$PYTHON "$here/bench/table.py" "$results" --doc "$BENCH_DOC"
-	say "run.sh: raw results in $results; tables written to $BENCH_DOC"
+	# The chart goes beside the document the tables went to.
+	$PYTHON "$here/bench/chart.py" "$results" "${BENCH_DOC%.md}.svg" || true
+	say "run.sh: raw results in $results; tables written to $BENCH_DOC, chart to ${BENCH_DOC%.md}.svg"
 else
 	$PYTHON "$here/bench/table.py" "$results"
 	say "run.sh: raw results in $results"

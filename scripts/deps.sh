@@ -4,7 +4,7 @@
 #   deps.sh bench   what `make bench` needs as well (C++20, GLib, Go, Python)
 set -eu
 what=${1:-check}
-pkgs="make cmake gcc clang libc6-dev libasan8 libubsan1 libtsan2 util-linux"
+pkgs="make cmake gcc clang libc6-dev libasan8 libubsan1 libtsan2 util-linux python3 curl"
 pkgs="$pkgs groff-base pkg-config"
 pkgs="$pkgs spin"
 pkgs="$pkgs libclang-rt-14-dev"
