@@ -74,12 +74,3 @@ void grace__os_wakefd_signal(const int fds[2])
 		n = write(fds[1], &c, 1);
 	while (n < 0 && errno == EINTR);
 }
-
-void grace__os_wakefd_close(int fds[2])
-{
-	if (fds[0] >= 0)
-		close(fds[0]);
-	if (fds[1] >= 0 && fds[1] != fds[0])
-		close(fds[1]);
-	fds[0] = fds[1] = -1;
-}
