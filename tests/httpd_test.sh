@@ -29,6 +29,10 @@ grep -q "^clean shutdown" "$tmp/out" || fail "demo did not report a clean shutdo
 
 # Start the server on an ephemeral port and read the port it printed.
 start() {
+	# Empty the log first: the server's own redirection truncates it only
+	# once it runs, and until then the previous server's "listening on"
+	# line would be read for this one's port.
+	: > "$tmp/out"
 	"$bin" --port 0 --workers 2 --grace-ms 2000 "$@" > "$tmp/out" 2>&1 &
 	pid=$!
 	i=0

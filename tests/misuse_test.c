@@ -6,14 +6,19 @@
  *
  * "Not a stop" is memory that grace_stop_new never made (zeroed here): the
  * magic word tells it apart while the memory is valid. A freed stop cannot
- * be tested without undefined behaviour and is not.
+ * be tested without undefined behaviour and is not. "Not a queue" is the
+ * same for queues: zeroed memory larger than a queue and aligned as one.
  */
 #include "test.h"
 #include "internal.h"
 
 #include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
 
 static struct grace_stop not_a_stop; /* zeroed: no magic */
+static _Alignas(64) unsigned char not_a_queue_mem[8192];
+#define NOT_A_QUEUE ((grace_queue *)(void *)not_a_queue_mem)
 
 static grace_stop *new_stop(grace_stop *parent)
 {
@@ -164,8 +169,193 @@ TEST(reason_signal_of_any_int)
 	ASSERT_EQ(grace_reason_signal(-1000), 0); /* GRACE_REASON_SIGNAL(0) is no signal */
 }
 
+
+/* ---- queues, threads, groups, reports, signals ---- */
+
+static void dispose_none(void *item, void *arg)
+{
+	(void)item;
+	atomic_fetch_add((atomic_int *)arg, 1);
+}
+
+TEST(queue_new_bad_arguments)
+{
+	grace_queue *q = NOT_A_QUEUE;
+	ASSERT_RC(grace_queue_new(NULL, 4), -EINVAL);
+	ASSERT_RC(grace_queue_new(NULL, 0), -EINVAL);
+	ASSERT_RC(grace_queue_new(&q, SIZE_MAX), -ENOMEM);
+	ASSERT_RC(grace_queue_new(&q, SIZE_MAX / 2), -ENOMEM);
+	ASSERT_PTR_EQ(q, NOT_A_QUEUE); /* *out untouched */
+}
+
+TEST(queue_calls_on_not_a_queue)
+{
+	void *it = &it, *items[2];
+	atomic_int disposed = 0;
+	ASSERT_RC(grace_queue_put(NOT_A_QUEUE, it, NULL, GRACE_FOREVER), -EINVAL);
+	ASSERT_RC(grace_queue_get(NOT_A_QUEUE, &it, NULL, GRACE_FOREVER), -EINVAL);
+	ASSERT_PTR_EQ(it, &it);
+	ASSERT_RC(grace_queue_task_done(NOT_A_QUEUE), -EINVAL);
+	ASSERT_RC(grace_queue_join(NOT_A_QUEUE, NULL, GRACE_FOREVER), -EINVAL);
+	ASSERT_RC(grace_queue_shutdown(NOT_A_QUEUE, GRACE_SHUTDOWN_DRAIN), -EINVAL);
+	ASSERT_RC(grace_queue_drain(NOT_A_QUEUE, items, 2), -EINVAL);
+	ASSERT_RC(grace_queue_set_name(NOT_A_QUEUE, "x"), -EINVAL);
+	ASSERT_EQ(grace_queue_size(NOT_A_QUEUE), 0);
+	ASSERT_RC(grace_queue_free(NOT_A_QUEUE), -EINVAL);
+	ASSERT_RC(grace_queue_free_items(NOT_A_QUEUE, dispose_none, &disposed), -EINVAL);
+	ASSERT_EQ(atomic_load(&disposed), 0);
+	static const unsigned char zero[sizeof not_a_queue_mem];
+	ASSERT_TRUE(memcmp(not_a_queue_mem, zero, sizeof zero) == 0); /* nothing written */
+}
+
+/* Arguments come before the stop: not a stop is -EINVAL, and a requested
+ * stop does not hide a queue that is not one. */
+TEST(queue_with_not_a_stop)
+{
+	grace_queue *q;
+	ASSERT_RC(grace_queue_new(&q, 2), 0);
+	ASSERT_RC(grace_queue_put(q, NULL, NULL, 0), 0);
+	void *it = &it;
+	ASSERT_RC(grace_queue_put(q, &it, &not_a_stop, 0), -EINVAL);
+	ASSERT_RC(grace_queue_get(q, &it, &not_a_stop, 0), -EINVAL);
+	ASSERT_RC(grace_queue_join(q, &not_a_stop, 0), -EINVAL);
+	ASSERT_PTR_EQ(it, &it);
+	ASSERT_EQ(grace_queue_size(q), 1); /* nothing changed */
+	grace_stop *s = new_stop(NULL);
+	ASSERT_RC(grace_stop_request(s, 1), 1);
+	ASSERT_RC(grace_queue_put(NOT_A_QUEUE, NULL, s, 0), -EINVAL);
+	ASSERT_RC(grace_queue_get(NOT_A_QUEUE, &it, s, 0), -EINVAL);
+	ASSERT_RC(grace_queue_join(NOT_A_QUEUE, s, 0), -EINVAL);
+	ASSERT_RC(grace_queue_get(q, &it, s, 0), -ECANCELED); /* the stop wins over the item */
+	ASSERT_RC(grace_queue_get(q, &it, NULL, 0), 0);
+	ASSERT_PTR_EQ(it, NULL);
+	ASSERT_RC(grace_queue_free(q), 0);
+	ASSERT_RC(grace_stop_free(s), 0);
+}
+
+/* A refused free changes nothing: the queue keeps its items in order and
+ * goes on working, shut down or not. */
+TEST(queue_refused_free_changes_nothing)
+{
+	grace_queue *q;
+	ASSERT_RC(grace_queue_new(&q, 0), 0);
+	ASSERT_RC(grace_queue_put(q, not_a_queue_mem, NULL, 0), 0);
+	ASSERT_RC(grace_queue_put(q, &not_a_stop, NULL, 0), 0);
+	ASSERT_RC(grace_queue_free(q), -EBUSY);
+	ASSERT_RC(grace_queue_shutdown(q, GRACE_SHUTDOWN_IMMEDIATE), 0);
+	ASSERT_RC(grace_queue_free(q), -EBUSY);
+	ASSERT_RC(grace_queue_shutdown(q, GRACE_SHUTDOWN_DRAIN), -EINVAL); /* no downgrade */
+	void *items[3] = {NULL, NULL, NULL};
+	ASSERT_RC(grace_queue_drain(q, items, 3), 2);
+	ASSERT_PTR_EQ(items[0], not_a_queue_mem);
+	ASSERT_PTR_EQ(items[1], &not_a_stop);
+	ASSERT_RC(grace_queue_free(q), 0);
+}
+
+static int return_zero(grace_stop *stop, void *arg)
+{
+	(void)stop;
+	(void)arg;
+	return 0;
+}
+
+TEST(thread_start_under_not_a_stop)
+{
+	grace_thread *t = (grace_thread *)&t;
+	long base = atomic_load(&grace__thread_states);
+	ASSERT_RC(grace_thread_start(&t, "x", return_zero, NULL, &not_a_stop), -EINVAL);
+	ASSERT_RC(grace_thread_start_opts(&t, "x", return_zero, NULL, &not_a_stop, NULL), -EINVAL);
+	ASSERT_PTR_EQ(t, &t); /* *out untouched, no thread made */
+	ASSERT_EQ(atomic_load(&grace__thread_states), base);
+}
+
+static int defer_null(grace_stop *stop, void *arg)
+{
+	(void)stop;
+	(void)arg;
+	return grace_defer(NULL, NULL);
+}
+
+TEST(defer_null_fn_in_a_grace_thread)
+{
+	grace_thread *t;
+	int result = 0;
+	ASSERT_RC(grace_thread_start(&t, "defer", defer_null, NULL, NULL), 0);
+	ASSERT_RC(grace_thread_join(t, GRACE_FOREVER, &result), 0);
+	ASSERT_RC(result, -EINVAL);
+}
+
+TEST(group_new_under_not_a_stop)
+{
+	grace_group *g = (grace_group *)&g;
+	ASSERT_RC(grace_group_new(&g, "x", &not_a_stop), -EINVAL);
+	ASSERT_PTR_EQ(g, &g);
+}
+
+/* A group whose stop carries a caller's callback refuses to be freed, and
+ * the refusal changes nothing. */
+TEST(group_free_with_a_callback_on_its_stop)
+{
+	grace_group *g;
+	ASSERT_RC(grace_group_new(&g, "cb", NULL), 0);
+	grace_stop_cb cb = {0};
+	atomic_int n = 0;
+	ASSERT_RC(grace_stop_on(grace_group_get_stop(g), &cb, count_cb, &n), 0);
+	ASSERT_RC(grace_group_free(g), -EBUSY);
+	ASSERT_RC(grace_group_spawn(g, "w", return_zero, NULL), 0); /* still usable */
+	ASSERT_RC(grace_group_shutdown(g, 4, GRACE_FOREVER, NULL), 0);
+	ASSERT_EQ(atomic_load(&n), 1);
+	ASSERT_RC(grace_stop_off(&cb), 0);
+	ASSERT_RC(grace_group_free(g), 0);
+}
+
+TEST(report_at_out_of_range)
+{
+	grace_group *g;
+	grace_report *rep;
+	ASSERT_RC(grace_group_new(&g, "r", NULL), 0);
+	ASSERT_RC(grace_group_spawn(g, "w", return_zero, NULL), 0);
+	ASSERT_RC(grace_group_shutdown(g, 1, GRACE_FOREVER, &rep), 0);
+	ASSERT_EQ(grace_report_count(rep), 1);
+	ASSERT_TRUE(grace_report_at(rep, 0) != NULL);
+	ASSERT_TRUE(grace_report_at(rep, 1) == NULL);
+	ASSERT_TRUE(grace_report_at(rep, SIZE_MAX) == NULL);
+	grace_report_free(rep);
+	ASSERT_RC(grace_group_free(g), 0);
+}
+
+TEST(route_to_not_a_stop)
+{
+	int u1[] = {SIGUSR1};
+	struct sigaction before;
+	ASSERT_EQ(sigaction(SIGUSR1, NULL, &before), 0);
+	ASSERT_RC(grace_signals_route(&not_a_stop, u1, 1), -EINVAL);
+	ASSERT_RC(grace_signals_route(&not_a_stop, NULL, 0), -EINVAL);
+	struct sigaction after;
+	ASSERT_EQ(sigaction(SIGUSR1, NULL, &after), 0);
+	ASSERT_TRUE(after.sa_handler == before.sa_handler); /* nothing installed */
+	ASSERT_RC(grace_signals_unroute(), -EINVAL);      /* nothing routed */
+}
+
+TEST(io_past_deadline_and_requested_stop_on_bad_fd)
+{
+	/* The descriptor is an argument: -EBADF before the stop and the
+	 * deadline are looked at. */
+	grace_stop *s = new_stop(NULL);
+	ASSERT_RC(grace_stop_request(s, 1), 1);
+	ASSERT_RC(grace_sleep(s, grace_now() - 1), -ECANCELED); /* the stop wins over a past deadline */
+	char c;
+	ASSERT_RC(grace_read(-7, &c, 1, s, 0), -EBADF);
+	ASSERT_RC(grace_poll(-7, POLLIN, s, 0), -EBADF);
+	ASSERT_RC(grace_stop_free(s), 0);
+}
+
 TEST_LIST(T(new_under_not_a_stop), T(request_not_a_stop), T(free_not_a_stop), T(deadline_on_not_a_stop),
           T(on_not_a_stop), T(fd_of_not_a_stop), T(refused_free_changes_nothing),
           T(deadline_on_requested_stop_changes_nothing), T(record_registered_on_another_stop),
           T(free_with_fd_open_closes_it), T(wait_on_destroyed_event_with_requested_stop),
-          T(set_event_with_requested_stop), T(strerror_of_any_int), T(reason_signal_of_any_int))
+          T(set_event_with_requested_stop), T(strerror_of_any_int), T(reason_signal_of_any_int),
+          T(queue_new_bad_arguments), T(queue_calls_on_not_a_queue), T(queue_with_not_a_stop), T(queue_refused_free_changes_nothing),
+          T(thread_start_under_not_a_stop), T(defer_null_fn_in_a_grace_thread), T(group_new_under_not_a_stop),
+          T(group_free_with_a_callback_on_its_stop), T(report_at_out_of_range), T(route_to_not_a_stop),
+          T(io_past_deadline_and_requested_stop_on_bad_fd))

@@ -3,7 +3,8 @@
  * tests/queue_stress.h with more threads and items, for SECONDS seconds
  * (default 600), cycling through producer/consumer shapes. Built by CMake,
  * run by `make stress`, not by ctest. Prints one line per shape and a
- * summary: rounds, items, lost and duplicated (both must be 0); exits 1 if
+ * summary: rounds, items, lost and duplicated (both must be 0), and the
+ * line "SUMMARY queue ..." that tests/stress/run.sh collects; exits 1 if
  * anything was lost, duplicated, reordered or mis-counted.
  */
 #include "../queue_stress.h"
@@ -56,5 +57,9 @@ int main(void)
 	bool bad = all.lost + all.duplicated + all.phantom + all.disordered + all.join_wrong + all.free_failed != 0 ||
 	           all.got + all.drained != all.put;
 	printf("%s\n", bad ? "FAILED" : "ok");
+	printf("SUMMARY queue rounds %" PRIu64 " items %" PRIu64 " lost %" PRIu64 " duplicated %" PRIu64
+	       " wrong %" PRIu64 " %s\n",
+	       all.rounds, all.put, all.lost, all.duplicated + all.phantom,
+	       all.disordered + all.join_wrong + all.free_failed, bad ? "FAILED" : "ok");
 	return bad ? 1 : 0;
 }
