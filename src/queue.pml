@@ -63,11 +63,16 @@
  *  - BUG_CLOSED_PUT_SIGNALS_ONE: a put into a closed queue wakes one getter
  *    instead of all, so getters woken by a DRAIN shutdown while the last
  *    put was in flight sleep again and only one learns the end.
+ *  - BUG_NO_PASS_ON_SUCCESS: a getter that leaves with an item does not
+ *    signal for the next one, so a wake-up spent on a head slot that a
+ *    slower put had claimed but not filled leaves the item behind it to a
+ *    getter that sleeps on.
  *  - BUG_NO_ABSORB: a waiter re-tries without absorbing the tokens, so a
  *    token spent on a getter robbed of its item blocks later signals.
  *
  * Size: CAP slots; NG getters and NP putters, each putter putting PUTS
- * distinct items. Getter 0 and putter 0 share the stop, the others have
+ * distinct items, each getter getting until a call fails or (-DGETS=n)
+ * after n calls. Getter 0 and putter 0 share the stop, the others have
  * none (-DALL_STOP: all have it; -DNO_STOP: nobody requests it). With
  * -DTIMED getter 0 and putter 0 also have a deadline; SPURIOUS gives each
  * sleep one spurious wake-up. The shutdown process does nothing, a DRAIN or
@@ -419,11 +424,18 @@ inline after_put()
 
 proctype getter(byte i)
 {
-	byte w, s, e, v, sv, r, gi, took, p;
+	byte w, s, e, v, sv, r, gi, took, p, calls;
 	bool ok, passed;
 
 	do
-	:: took = 0;
+#ifdef GETS
+	:: calls == GETS -> break
+	:: calls < GETS ->
+		calls++;
+#else
+	:: true ->
+#endif
+		took = 0;
 		gi = 0;
 		if
 		:: hasstop[i] && (sw & REQ) != 0 -> r = R_CANCELED; goto ret
@@ -475,9 +487,12 @@ leave:
 		:: r == R_OK -> wq_signal(pword, pwaiters, ptokens, FX_PW)
 		:: else -> skip
 		fi;
-#ifdef BUG_NO_PASS_ON
+#if defined(BUG_NO_PASS_ON)
 		if
 		:: r == R_OK ->
+#elif defined(BUG_NO_PASS_ON_SUCCESS)
+		if
+		:: r != R_SHUT && r != R_OK ->
 #else
 		if
 		:: r != R_SHUT ->

@@ -104,7 +104,7 @@ fi
 # ring, the waiter accounting and the wake-ups whole and bounds the callers
 # and the outside events, so that each side's hand-offs are covered with
 # two callers on that side. NG getters, NP putters with PUTS items each,
-# CAP slots; STOPS: which callers (bit k: caller k, getters first) have the
+# CAP slots, GETS get calls per getter (default: until one fails); STOPS: which callers (bit k: caller k, getters first) have the
 # stop; the shutdown process makes no shutdown, a DRAIN or an IMMEDIATE one,
 # then drains or not, unless NO_SHUTDOWN / NO_DRAIN.
 model=queue.pml
@@ -128,11 +128,15 @@ run queue-bug-no-recheck fail -DNG=1 -DNP=1 -DNO_STOP -DNO_SHUTDOWN -DNO_DRAIN -
 run queue-bug-waiters-read-early fail -DNG=1 -DNP=1 -DNO_STOP -DNO_SHUTDOWN -DNO_DRAIN \
 	-DBUG_READ_WAITERS_BEFORE_PUBLISH
 run queue-bug-closed-put-signals-one fail -DNG=2 -DNP=1 -DNO_STOP -DNO_DRAIN -DBUG_CLOSED_PUT_SIGNALS_ONE
+run queue-bug-no-pass-on-success fail -DNG=2 -DNP=2 -DCAP=2 -DGETS=1 -DNO_STOP -DNO_SHUTDOWN -DNO_DRAIN \
+	-DSTOPS=0 -DBUG_NO_PASS_ON_SUCCESS
 run queue-bug-no-absorb fail -DNG=2 -DNP=1 -DPUTS=2 -DNO_STOP -DNO_SHUTDOWN -DNO_DRAIN -DBUG_NO_ABSORB
 
 if [ "${GRACE_MODEL_FULL:-0}" = 1 ]; then
 	run full-queue-timed pass -DNG=2 -DNP=1 -DNO_SHUTDOWN -DNO_DRAIN -DTIMED -DSPURIOUS
 	run full-queue-drain-get pass -DNG=1 -DNP=1 -DPUTS=2 -DNO_STOP
+	# Two puts in flight on two slots under two getters (one get each).
+	run full-queue-get2-put2 pass -DNG=2 -DNP=2 -DCAP=2 -DGETS=1 -DNO_STOP -DNO_SHUTDOWN -DNO_DRAIN -DSTOPS=0
 	# 68 M states, 3.8 GiB: the largest that fits the memory bound.
 	run full-queue-stop-shutdown pass -DNG=2 -DNP=1 -DNO_DRAIN -DSTOPS=1
 fi
