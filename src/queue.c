@@ -48,6 +48,9 @@
  *
  * Lock order: `lock` guards shutdown, the name and the unbounded ring; it is
  * never held while waiting or while another lock is taken.
+ *
+ * src/queue.pml models the bounded ring, the waiting and the shutdown step
+ * for step (tests/model_test.sh checks it with spin): change both together.
  */
 #include "internal.h"
 

@@ -496,15 +496,11 @@ active proctype stopper()
 	stopper_done = 1
 }
 
-/* ==== QUEUE PROTOCOL: to be added when src/queue.c lands ====
- * Add here (or in src/queue.pml, included from this file under
- * -DWITH_QUEUE) the queue's words and a putter, a getter and a shutdown
- * process written against the same futex_wake/futex_sleep (lot_wait and
- * lot_wake) primitives, with its ghost counts: items put, items got and
- * items drained. Extend the monitor below with "put == got + drained +
- * size" (items conserved) and with each getter's and putter's condition
- * (an item available, room, shutdown, its stop), in the same form as the
- * event waiters'. docs/reliability.md says how to add the test case. */
+/* ==== The queue's protocol is modelled in src/queue.pml ====
+ * It copies the futex part above (futex_wake, futex_sleep, the stop's
+ * word and sleep_with_stop) rather than including this file, since its
+ * processes, ghost state and monitor are its own; a change to the wait
+ * core changes both files. */
 
 /* ---- the monitor: nothing can move any more; check who is left ---- */
 

@@ -1,15 +1,16 @@
 #!/bin/sh
-# Model-check the wait protocol (src/wait.pml) with spin: each configuration
-# below must verify with no error over its whole (bounded) state space, and
-# each protocol variant that drops one step must be refuted, which shows the
-# properties can fail. Exits 77 (ctest: skipped) when spin or a C compiler
-# for its verifier is missing.
+# Model-check the wait protocol (src/wait.pml) and the bounded queue
+# (src/queue.pml) with spin: each configuration below must verify with no
+# error over its whole (bounded) state space, and each protocol variant that
+# drops one step must be refuted, which shows the properties can fail.
+# Exits 77 (ctest: skipped) when spin or a C compiler for its verifier is
+# missing.
 #   Arguments: the build directory and the source directory.
 #   GRACE_MODEL_FULL=1 adds the larger configurations (several minutes).
 set -eu
 build=$1
 src=$2
-model="$src/src/wait.pml"
+model=wait.pml
 
 if ! command -v spin >/dev/null 2>&1; then
 	echo "skipped: spin not installed"
@@ -35,10 +36,10 @@ run() {
 	shift 2
 	dir="$work/$name"
 	mkdir -p "$dir"
-	cp "$model" "$dir/wait.pml"
+	cp "$src/src/$model" "$dir/$model"
 	(
 		cd "$dir"
-		spin "$@" -a wait.pml >spin.log 2>&1 || { cat spin.log; exit 1; }
+		spin "$@" -a "$model" >spin.log 2>&1 || { cat spin.log; exit 1; }
 		# Safety properties only; COLLAPSE keeps the largest run near 1.5 GiB.
 		"$cc" -O2 -w -DSAFETY -DNOFAIR -DCOLLAPSE -DMEMLIM=4096 -o pan pan.c ||
 			exit 1
@@ -58,7 +59,7 @@ run() {
 		if ! grep -q "errors: 0" "$log" || grep -q "Search not completed" "$log"; then
 			echo "FAIL $name ($*): spin found an error or did not finish"
 			cat "$log"
-			[ -f "$dir/wait.pml.trail" ] && (cd "$dir" && spin "$@" -t -p wait.pml | tail -60)
+			[ -f "$dir/$model.trail" ] && (cd "$dir" && spin "$@" -t -p "$model" | tail -60)
 			exit 1
 		fi
 		echo "ok   $name: verified, $states states in ${secs}s ($*)"
@@ -97,6 +98,47 @@ if [ "${GRACE_MODEL_FULL:-0}" = 1 ]; then
 	run full-futex-2stops-timed pass -DALL_STOP -DNW=2 -DNOPS=3 -DTIMED -DSPURIOUS
 	run full-lot-3w pass -DLOT -DNW=3 -DNOPS=1
 	run full-lot-2stops-timed pass -DLOT -DALL_STOP -DNW=2 -DNOPS=2 -DTIMED -DSPURIOUS
+fi
+
+# The bounded queue (src/queue.pml), futex_waitv engine. Each run keeps the
+# ring, the waiter accounting and the wake-ups whole and bounds the callers
+# and the outside events, so that each side's hand-offs are covered with
+# two callers on that side. NG getters, NP putters with PUTS items each,
+# CAP slots, GETS get calls per getter (default: until one fails); STOPS: which callers (bit k: caller k, getters first) have the
+# stop; the shutdown process makes no shutdown, a DRAIN or an IMMEDIATE one,
+# then drains or not, unless NO_SHUTDOWN / NO_DRAIN.
+model=queue.pml
+# Two getters (one stoppable) and a stoppable putter: one item wakes one
+# getter, a stopped getter passes its wake-up on.
+run queue-getters-stop pass -DNG=2 -DNP=1 -DNO_SHUTDOWN -DNO_DRAIN
+# Two putters (one stoppable) on a full ring of one slot.
+run queue-putters-stop pass -DNG=1 -DNP=2 -DNO_SHUTDOWN -DNO_DRAIN -DSTOPS=2
+# Both shutdown modes under two getters and a put in flight.
+run queue-shutdown pass -DNG=2 -DNP=1 -DNO_STOP -DNO_DRAIN
+# drain frees room for a sleeping putter, with and without a shutdown.
+run queue-drain pass -DNG=0 -DNP=2 -DNO_STOP -DSTOPS=0
+# Two slots, two putters, one getter.
+run queue-cap2 pass -DNG=1 -DNP=2 -DCAP=2 -DNO_SHUTDOWN -DNO_DRAIN -DSTOPS=2
+# DRAIN upgraded to IMMEDIATE, drain, the stop, deadlines and spurious
+# wake-ups on one getter and one putter.
+run queue-upgrade-timed pass -DNG=1 -DNP=1 -DUPGRADE -DTIMED -DSPURIOUS
+
+run queue-bug-no-pass-on fail -DNG=2 -DNP=1 -DNO_SHUTDOWN -DNO_DRAIN -DSTOPS=1 -DBUG_NO_PASS_ON
+run queue-bug-no-recheck fail -DNG=1 -DNP=1 -DNO_STOP -DNO_SHUTDOWN -DNO_DRAIN -DBUG_NO_RECHECK
+run queue-bug-waiters-read-early fail -DNG=1 -DNP=1 -DNO_STOP -DNO_SHUTDOWN -DNO_DRAIN \
+	-DBUG_READ_WAITERS_BEFORE_PUBLISH
+run queue-bug-closed-put-signals-one fail -DNG=2 -DNP=1 -DNO_STOP -DNO_DRAIN -DBUG_CLOSED_PUT_SIGNALS_ONE
+run queue-bug-no-pass-on-success fail -DNG=2 -DNP=2 -DCAP=2 -DGETS=1 -DNO_STOP -DNO_SHUTDOWN -DNO_DRAIN \
+	-DSTOPS=0 -DBUG_NO_PASS_ON_SUCCESS
+run queue-bug-no-absorb fail -DNG=2 -DNP=1 -DPUTS=2 -DNO_STOP -DNO_SHUTDOWN -DNO_DRAIN -DBUG_NO_ABSORB
+
+if [ "${GRACE_MODEL_FULL:-0}" = 1 ]; then
+	run full-queue-timed pass -DNG=2 -DNP=1 -DNO_SHUTDOWN -DNO_DRAIN -DTIMED -DSPURIOUS
+	run full-queue-drain-get pass -DNG=1 -DNP=1 -DPUTS=2 -DNO_STOP
+	# Two puts in flight on two slots under two getters (one get each).
+	run full-queue-get2-put2 pass -DNG=2 -DNP=2 -DCAP=2 -DGETS=1 -DNO_STOP -DNO_SHUTDOWN -DNO_DRAIN -DSTOPS=0
+	# 68 M states, 3.8 GiB: the largest that fits the memory bound.
+	run full-queue-stop-shutdown pass -DNG=2 -DNP=1 -DNO_DRAIN -DSTOPS=1
 fi
 
 rm -rf "$work"
