@@ -39,6 +39,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "proc.h"
+
 static bool quick;
 static bool verbose; /* BENCH_VERBOSE=1: every repetition to stderr */
 static bool fallback; /* re-executed with GRACE_NO_FUTEX_WAITV=1 */
@@ -328,38 +330,7 @@ static void *waiter_main(void *arg)
 	return NULL;
 }
 
-/* The scheduler state letter of one of our threads, '?' if unreadable. */
-static char task_state(int tid)
-{
-	char path[64], buf[256];
-	snprintf(path, sizeof path, "/proc/self/task/%d/stat", tid);
-	FILE *f = fopen(path, "r");
-	if (f == NULL)
-		return '?';
-	size_t n = fread(buf, 1, sizeof buf - 1, f);
-	fclose(f);
-	buf[n] = '\0';
-	const char *p = strrchr(buf, ')');
-	return p != NULL && p[1] == ' ' ? p[2] : '?';
-}
 
-/* Voluntary plus involuntary context switches of one of our threads. */
-static long task_switches(int tid)
-{
-	char path[64], line[128];
-	snprintf(path, sizeof path, "/proc/self/task/%d/status", tid);
-	FILE *f = fopen(path, "r");
-	if (f == NULL)
-		return 0;
-	long sum = 0, v;
-	while (fgets(line, sizeof line, f) != NULL) {
-		if (sscanf(line, "voluntary_ctxt_switches: %ld", &v) == 1 ||
-		    sscanf(line, "nonvoluntary_ctxt_switches: %ld", &v) == 1)
-			sum += v;
-	}
-	fclose(f);
-	return sum;
-}
 
 static void wait_all_asleep(int n, const char *peer)
 {

@@ -22,6 +22,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "proc.h"
+
 static bool quick;
 static int nfilters;
 static char **filters;
@@ -178,36 +180,7 @@ static gpointer waiter_main(gpointer arg)
 	return NULL;
 }
 
-static char task_state(int tid)
-{
-	char path[64], buf[256];
-	snprintf(path, sizeof path, "/proc/self/task/%d/stat", tid);
-	FILE *f = fopen(path, "r");
-	if (f == NULL)
-		return '?';
-	size_t n = fread(buf, 1, sizeof buf - 1, f);
-	fclose(f);
-	buf[n] = '\0';
-	const char *p = strrchr(buf, ')');
-	return p != NULL && p[1] == ' ' ? p[2] : '?';
-}
 
-static long task_switches(int tid)
-{
-	char path[64], line[128];
-	snprintf(path, sizeof path, "/proc/self/task/%d/status", tid);
-	FILE *f = fopen(path, "r");
-	if (f == NULL)
-		return 0;
-	long sum = 0, v;
-	while (fgets(line, sizeof line, f) != NULL) {
-		if (sscanf(line, "voluntary_ctxt_switches: %ld", &v) == 1 ||
-		    sscanf(line, "nonvoluntary_ctxt_switches: %ld", &v) == 1)
-			sum += v;
-	}
-	fclose(f);
-	return sum;
-}
 
 static double waiters_once(int n, int64_t idle_ns, double *rate)
 {

@@ -38,6 +38,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "proc.h"
+
 #define CAPACITY 1024
 #define ITEMS 1000000
 #define WAITERS 64
@@ -543,35 +545,7 @@ static void *waiter_main(void *a)
 	return NULL;
 }
 
-static char task_state(int tid)
-{
-	char path[64], buf[256];
-	snprintf(path, sizeof path, "/proc/self/task/%d/stat", tid);
-	FILE *f = fopen(path, "r");
-	if (f == NULL)
-		return '?';
-	size_t n = fread(buf, 1, sizeof buf - 1, f);
-	fclose(f);
-	buf[n] = '\0';
-	const char *s = strrchr(buf, ')');
-	return s != NULL && s[1] == ' ' ? s[2] : '?';
-}
 
-static long task_switches(int tid)
-{
-	char path[64], line[128];
-	snprintf(path, sizeof path, "/proc/self/task/%d/status", tid);
-	FILE *f = fopen(path, "r");
-	if (f == NULL)
-		return 0;
-	long sum = 0, v;
-	while (fgets(line, sizeof line, f) != NULL)
-		if (sscanf(line, "voluntary_ctxt_switches: %ld", &v) == 1 ||
-		    sscanf(line, "nonvoluntary_ctxt_switches: %ld", &v) == 1)
-			sum += v;
-	fclose(f);
-	return sum;
-}
 
 /* Start 64 getters on an empty queue, wait until all sleep in the kernel,
  * optionally count their context switches for idle_ns, then stop them and
