@@ -30,29 +30,14 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "fuzz.h"
+
 #define NQ 4
 #define NSTOP 4
 #define MAXTOK 4096
 /* Operations per input that really sleep (a fraction of a millisecond each). */
 #define MAX_TIMED 4
 
-#define CHECK(x)                                                                          \
-	do {                                                                              \
-		if (!(x)) {                                                               \
-			fprintf(stderr, "%s:%d: invariant failed: %s\n", __FILE__, __LINE__, #x); \
-			abort();                                                          \
-		}                                                                         \
-	} while (0)
-#define CHECK_RC(call, want)                                                             \
-	do {                                                                             \
-		long long got_ = (long long)(call), want_ = (long long)(want);          \
-		if (got_ != want_) {                                                     \
-			fprintf(stderr, "%s:%d: %s -> %lld (%s), documented %lld (%s)\n", \
-			        __FILE__, __LINE__, #call, got_, grace_strerror((int)got_),  \
-			        want_, grace_strerror((int)want_));                      \
-			abort();                                                         \
-		}                                                                        \
-	} while (0)
 
 /* Where a token is: never put (or its put failed), in a queue, or handed
  * back by a get, a drain or a free_items. */
@@ -86,20 +71,7 @@ static _Alignas(64) unsigned char not_a_queue_mem[8192];
 #define NOT_A_QUEUE ((grace_queue *)(void *)not_a_queue_mem)
 static struct grace_stop not_a_stop; /* zeroed: no magic */
 
-/* ---- the input ---- */
-
-struct input {
-	const uint8_t *p;
-	size_t n;
-};
-
-static unsigned take(struct input *in)
-{
-	if (in->n == 0)
-		return 0;
-	in->n--;
-	return *in->p++;
-}
+/* ---- the input: see fuzz.h ---- */
 
 /* ---- tokens and the shadow ---- */
 

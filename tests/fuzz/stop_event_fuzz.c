@@ -34,29 +34,14 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "fuzz.h"
+
 #define NSTOP 8
 #define NCB 8
 #define NEV 4
 /* Operations per input that really sleep (up to a millisecond each). */
 #define MAX_TIMED 4
 
-#define CHECK(x)                                                                       \
-	do {                                                                           \
-		if (!(x)) {                                                            \
-			fprintf(stderr, "%s:%d: invariant failed: %s\n", __FILE__, __LINE__, #x); \
-			abort();                                                       \
-		}                                                                      \
-	} while (0)
-#define CHECK_RC(call, want)                                                             \
-	do {                                                                             \
-		long long got_ = (long long)(call), want_ = (long long)(want);          \
-		if (got_ != want_) {                                                     \
-			fprintf(stderr, "%s:%d: %s -> %lld (%s), documented %lld (%s)\n", \
-			        __FILE__, __LINE__, #call, got_, grace_strerror((int)got_),  \
-			        want_, grace_strerror((int)want_));                      \
-			abort();                                                         \
-		}                                                                        \
-	} while (0)
 
 enum act { ACT_COUNT, ACT_SELF_OFF, ACT_SELF_TRY_OFF, ACT_REQUEST, ACT_COUNT_OF };
 
@@ -89,20 +74,7 @@ static struct scb cbs[NCB];
 static struct sev evs[NEV];
 static int timed_left;
 
-/* ---- the input ---- */
-
-struct input {
-	const uint8_t *p;
-	size_t n;
-};
-
-static unsigned take(struct input *in)
-{
-	if (in->n == 0)
-		return 0;
-	in->n--;
-	return *in->p++;
-}
+/* ---- the input: see fuzz.h ---- */
 
 static int take_int(struct input *in)
 {
