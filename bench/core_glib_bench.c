@@ -22,36 +22,11 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "proc.h"
+#include "common.h"
 
 static bool quick;
 static int nfilters;
 static char **filters;
-
-static int64_t now_ns(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
-}
-
-static int cmp_double(const void *a, const void *b)
-{
-	double x = *(const double *)a, y = *(const double *)b;
-	return (x > y) - (x < y);
-}
-
-static double median(double *v, int n)
-{
-	qsort(v, (size_t)n, sizeof *v, cmp_double);
-	return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
-}
-
-static void result(const char *scenario, const char *peer, double value, const char *unit, const char *better)
-{
-	printf("RESULT %s %s %.3f %s %s\n", scenario, peer, value, unit, better);
-	fflush(stdout);
-}
 
 static bool wanted(const char *scenario)
 {

@@ -18,38 +18,13 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "proc.h"
+#include "common.h"
 
 #define ITEMS 1000000
 #define WAITERS 64
 
 static int quick;
 static char sentinel;
-
-static int64_t now_ns(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
-}
-
-static int cmp_double(const void *a, const void *b)
-{
-	double x = *(const double *)a, y = *(const double *)b;
-	return x < y ? -1 : x > y;
-}
-
-static double median(double *v, int n)
-{
-	qsort(v, (size_t)n, sizeof *v, cmp_double);
-	return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
-}
-
-static void result(const char *scenario, double value, const char *unit, const char *better)
-{
-	printf("RESULT %s glib_async_queue %.3f %s %s\n", scenario, value, unit, better);
-	fflush(stdout);
-}
 
 struct tp {
 	GAsyncQueue *q;
@@ -183,23 +158,23 @@ int main(void)
 	if (wanted("queue_1p1c")) {
 		for (int k = 0; k < reps; k++)
 			v[k] = throughput_once(1, 1);
-		result("queue_1p1c", median(v, reps), "Mitems/s", "higher");
+		result("queue_1p1c", "glib_async_queue", median(v, reps), "Mitems/s", "higher");
 	}
 	if (wanted("queue_2p2c")) {
 		for (int k = 0; k < reps; k++)
 			v[k] = throughput_once(2, 2);
-		result("queue_2p2c", median(v, reps), "Mitems/s", "higher");
+		result("queue_2p2c", "glib_async_queue", median(v, reps), "Mitems/s", "higher");
 	}
 	if (wanted("queue_stop_64")) {
 		int n = quick ? 5 : 21;
 		for (int k = 0; k < n; k++)
 			v[k] = waiters_once(0, NULL);
-		result("queue_stop_64", median(v, n), "us", "lower");
+		result("queue_stop_64", "glib_async_queue", median(v, n), "us", "lower");
 	}
 	if (wanted("queue_idle_wakeups_64")) {
 		double rate = 0;
 		waiters_once(quick ? 1000000000LL : 5000000000LL, &rate);
-		result("queue_idle_wakeups_64", rate, "wakeups/s", "lower");
+		result("queue_idle_wakeups_64", "glib_async_queue", rate, "wakeups/s", "lower");
 	}
 	return 0;
 }
