@@ -21,7 +21,12 @@
  *
  * In demo mode it also runs client threads on 127.0.0.1 that check every
  * response, sends itself SIGTERM after --seconds, and exits 0 only if no
- * request was dropped, no response was cut short and no connection reset.
+ * request was dropped, no response was cut short and no connection the
+ * server accepted was reset. A connection whose handshake completes after
+ * the acceptor's last sweep sits in the backlog until the listener closes,
+ * and the kernel resets it then, as Go's Shutdown and nginx's quit do: the
+ * clients tell those apart (the server counts the connections it accepted
+ * per client port) and report them as refused, not dropped.
  */
 #include <grace.h>
 
@@ -47,6 +52,10 @@ struct server {
 	int64_t grace_ns;
 	int64_t work_ns;
 	_Atomic int64_t stop_at; /* when the stop was requested, 0 before */
+	/* Demo mode: connections accepted from each client port, so that a
+	 * client can tell a reset by the server from a connection the server
+	 * never accepted (one still in the backlog when the listener closed). */
+	atomic_uint *accepted_from;
 	atomic_long accepted, served, inflight_at_stop, completed_after_stop, dropped, client_aborted,
 	    idle_closed;
 };
@@ -185,15 +194,29 @@ static void serve(struct server *srv, int fd, grace_stop *stop)
 	}
 }
 
+/* Count one accepted connection (and, in demo mode, its client port). */
+static void note_accepted(struct server *srv, int fd)
+{
+	atomic_fetch_add(&srv->accepted, 1);
+	if (srv->accepted_from != NULL) {
+		struct sockaddr_in peer;
+		socklen_t len = sizeof peer;
+		if (getpeername(fd, (struct sockaddr *)&peer, &len) == 0)
+			atomic_fetch_add(&srv->accepted_from[ntohs(peer.sin_port)], 1);
+	}
+}
+
 static int acceptor_main(grace_stop *stop, void *arg)
 {
 	struct server *srv = arg;
 	for (;;) {
 		int fd = grace_accept(srv->lfd, NULL, NULL, stop, GRACE_FOREVER);
 		if (fd == -ECANCELED) {
-			/* Take what the kernel has already accepted for us. */
+			/* Take what the kernel has already accepted for us. A
+			 * connection completed after this sweep is reset by the
+			 * close below: it arrived after the stop, like one refused. */
 			while ((fd = grace_accept(srv->lfd, NULL, NULL, NULL, 0)) >= 0) {
-				atomic_fetch_add(&srv->accepted, 1);
+				note_accepted(srv, fd);
 				if (grace_queue_put(srv->conns, (void *)(intptr_t)fd, NULL, 0) < 0)
 					close(fd);
 			}
@@ -206,7 +229,7 @@ static int acceptor_main(grace_stop *stop, void *arg)
 		}
 		int one = 1;
 		setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
-		atomic_fetch_add(&srv->accepted, 1);
+		note_accepted(srv, fd);
 		if (grace_queue_put(srv->conns, (void *)(intptr_t)fd, NULL, GRACE_FOREVER) < 0)
 			close(fd);
 	}
@@ -231,21 +254,35 @@ static int worker_main(grace_stop *stop, void *arg)
 /* ---- demo clients ---- */
 
 struct client_stats {
-	atomic_long sent, complete, incomplete, resets, closed_before_response, connects;
+	atomic_long sent, complete, incomplete, resets, refused_late, closed_before_response, connects;
 };
 
 struct client {
 	int port;
 	struct client_stats *st;
+	const atomic_uint *accepted_from; /* the server's count per client port */
 };
 
-static int connect_to(int port, grace_stop *stop)
+/* Connect from a port bound first, so that *accepted_before can hold how
+ * many times the server had accepted a connection from it before this one. */
+static int connect_to(const struct client *c, grace_stop *stop, unsigned *accepted_before,
+                      int *local_port)
 {
 	int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
 	if (fd < 0)
 		return -errno;
-	struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
+	struct sockaddr_in a = {.sin_family = AF_INET};
 	a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	socklen_t alen = sizeof a;
+	if (bind(fd, (struct sockaddr *)&a, sizeof a) < 0 ||
+	    getsockname(fd, (struct sockaddr *)&a, &alen) < 0) {
+		int e = -errno;
+		close(fd);
+		return e;
+	}
+	*local_port = ntohs(a.sin_port);
+	*accepted_before = atomic_load(&c->accepted_from[*local_port]);
+	a.sin_port = htons((uint16_t)c->port);
 	int rc = grace_connect(fd, (struct sockaddr *)&a, sizeof a, stop, grace_after_ms(2000));
 	if (rc < 0) {
 		close(fd);
@@ -292,14 +329,16 @@ static int client_main(grace_stop *stop, void *arg)
 	static const char req[] = "GET / HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n";
 	unsigned seed = (unsigned)(uintptr_t)&seed;
 	while (!grace_stop_requested(stop)) {
-		int fd = connect_to(c->port, stop);
+		unsigned accepted_before;
+		int local_port;
+		int fd = connect_to(c, stop, &accepted_before, &local_port);
 		if (fd < 0)
 			return 0; /* refused: the server has stopped accepting */
 		atomic_fetch_add(&c->st->connects, 1);
 		/* Keep the connection for 1 to 64 requests, then hang up, so
 		 * that more clients than workers all get served. */
 		int left = 1 + (int)(rand_r(&seed) % 64);
-		for (; left > 0; left--) {
+		for (bool first = true; left > 0; left--, first = false) {
 			if (grace_send(fd, req, sizeof req - 1, MSG_NOSIGNAL, stop, grace_after_ms(2000)) !=
 			    (ssize_t)(sizeof req - 1))
 				break;
@@ -312,6 +351,11 @@ static int client_main(grace_stop *stop, void *arg)
 				atomic_fetch_add(&c->st->closed_before_response, 1);
 			else if (r == -1)
 				atomic_fetch_add(&c->st->incomplete, 1);
+			else if (first && atomic_load(&c->accepted_from[local_port]) == accepted_before)
+				/* Never accepted: it reached the backlog after the
+				 * stop's last sweep and was reset as the listener
+				 * closed, which is a refusal, not a dropped request. */
+				atomic_fetch_add(&c->st->refused_late, 1);
 			else
 				atomic_fetch_add(&c->st->resets, 1);
 			if (r != 1 || closing || grace_stop_requested(stop))
@@ -392,6 +436,8 @@ int main(int argc, char **argv)
 	CHECK(grace_signals_route(root, NULL, 0));
 	CHECK(grace_stop_on(root, &stop_cb, on_stop, &srv));
 
+	if (demo && (srv.accepted_from = calloc(65536, sizeof *srv.accepted_from)) == NULL)
+		CHECK(-ENOMEM);
 	srv.lfd = listen_on((int)arg_long(argc, argv, "--port", demo ? 0 : 8080), &srv.port);
 	CHECK(srv.lfd);
 	CHECK(grace_queue_new(&srv.conns, 0));
@@ -412,7 +458,7 @@ int main(int argc, char **argv)
 	/* Demo clients live in their own group, outside the routed stop, so
 	 * that they keep the server under load through its shutdown. */
 	struct client_stats cst = {0};
-	struct client cl = {srv.port, &cst};
+	struct client cl = {srv.port, &cst, srv.accepted_from};
 	grace_group *clients = NULL;
 	if (demo) {
 		CHECK(grace_group_new(&clients, "clients", NULL));
@@ -453,17 +499,19 @@ int main(int argc, char **argv)
 	grace_report_free(report);
 
 	bool ok = rc == 0 && atomic_load(&srv.dropped) == 0;
+	bool clients_gone = true;
 	if (demo) {
 		grace_group_shutdown(clients, 1, grace_after_ms(5000), NULL);
 		printf("\nclients: %ld connections, %ld requests, %ld complete responses, %ld cut short, "
-		       "%ld reset, %ld closed idle before a response (retryable)\n",
+		       "%ld reset, %ld closed idle before a response and %ld reset unaccepted after "
+		       "the stop (both retryable)\n",
 		       atomic_load(&cst.connects), atomic_load(&cst.sent), atomic_load(&cst.complete),
 		       atomic_load(&cst.incomplete), atomic_load(&cst.resets),
-		       atomic_load(&cst.closed_before_response));
+		       atomic_load(&cst.closed_before_response), atomic_load(&cst.refused_late));
 		ok = ok && atomic_load(&cst.incomplete) == 0 && atomic_load(&cst.resets) == 0 &&
 		     atomic_load(&cst.complete) > 0;
 		if (grace_group_free(clients) < 0)
-			ok = false;
+			ok = clients_gone = false;
 	}
 	printf("%s\n", ok ? "clean shutdown: nothing dropped" : "UNCLEAN SHUTDOWN");
 	if (grace_group_free(server) == 0) {
@@ -471,6 +519,8 @@ int main(int argc, char **argv)
 		grace_stop_off(&stop_cb);
 		grace_signals_unroute();
 		grace_stop_free(root);
+		if (clients_gone)
+			free(srv.accepted_from);
 	}
 	return ok ? 0 : 1;
 }
