@@ -329,8 +329,8 @@ static int client_main(grace_stop *stop, void *arg)
 	static const char req[] = "GET / HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n";
 	unsigned seed = (unsigned)(uintptr_t)&seed;
 	while (!grace_stop_requested(stop)) {
-		unsigned accepted_before;
-		int local_port;
+		unsigned accepted_before = 0;
+		int local_port = 0;
 		int fd = connect_to(c, stop, &accepted_before, &local_port);
 		if (fd < 0)
 			return 0; /* refused: the server has stopped accepting */
