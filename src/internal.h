@@ -65,7 +65,7 @@ struct grace_stop {
 	pthread_t runner;     /* the thread running callbacks, when running */
 	bool running;
 	int fds[2]; /* grace_stop_fd, -1 until asked for */
-	grace_stop *parent;
+	_Atomic(grace_stop *) parent; /* cleared only under the lock (thread.c) */
 	grace_stop_cb parent_cb; /* our link in the parent's callbacks */
 	_Atomic int children;
 	/* The deadline timer's list (src/stop.c), guarded by its lock. */
@@ -76,6 +76,13 @@ struct grace_stop {
 
 /* A request that may carry grace's own (negative) reasons. */
 int grace__stop_request(grace_stop *s, int reason);
+
+/* Called with s->lock held by a waiter of s that found s's parent requested
+ * before the parent's request reached s: if s has no callbacks (children
+ * included) and no descriptor, so that a request of s is only its flag,
+ * request s here with the parent's reason and answer true; otherwise answer
+ * false and leave it to the parent's requester. See wait.c. */
+bool grace__stop_help_locked(grace_stop *s);
 
 static inline bool grace__stop_live(const grace_stop *s)
 {

@@ -25,15 +25,18 @@ int64_t grace__os_now(void);
  * -ETIMEDOUT when the deadline passed. */
 int grace__os_wait(_Atomic uint32_t *w, uint32_t val, int64_t d);
 
-/* Sleep while *w == val and *w2 == val2, until `d`: the wait on an object
- * and a stop at once. Returns as grace__os_wait, or -ENOSYS where the system
- * cannot wait on two words (the caller then falls back, see wait.c). A plain
- * grace__os_wake() on either word ends the sleep. */
-int grace__os_wait2(_Atomic uint32_t *w, uint32_t val, _Atomic uint32_t *w2, uint32_t val2, int64_t d);
+/* Sleep while *w == val, *w2 == val2 and, if w3 is not NULL, *w3 == val3,
+ * until `d`: the wait on an object, a stop and the stop's parent at once.
+ * Returns as grace__os_wait, or -ENOSYS where the system cannot wait on
+ * several words (the caller then falls back, see wait.c). A plain
+ * grace__os_wake() on any of the words ends the sleep. w3 may be memory
+ * freed since (wait.c says why that is safe): a fault reads as a wake-up. */
+int grace__os_wait3(_Atomic uint32_t *w, uint32_t val, _Atomic uint32_t *w2, uint32_t val2,
+                    _Atomic uint32_t *w3, uint32_t val3, int64_t d);
 
 /* As grace__os_wait, but the sleep also ends once bit 0 of *stopw is set,
  * provided whoever sets it then calls grace__os_wake(w) (see wait.c). Used
- * only where grace__os_wait2 answers -ENOSYS. */
+ * only where grace__os_wait3 answers -ENOSYS. */
 int grace__os_wait_or_stop(_Atomic uint32_t *w, uint32_t val, _Atomic uint32_t *stopw, int64_t d);
 
 /* Wake up to `n` sleepers on `w` (INT32_MAX: all). */

@@ -236,7 +236,8 @@ inline gwait(word, fxb)
 			if
 			:: (sv & REQ) != 0 -> r = R_CANCELED
 			:: else ->
-				/* grace__os_wait2: futex_waitv on both words. */
+				/* grace__os_wait3: futex_waitv on both words (a stop
+				 * without a parent; wait.pml models the parent's word). */
 				d_step {
 					if
 					:: word == v && sw == sv -> fx[i] = fxb | FX_SW; st[i] = W_ASLEEP

@@ -114,7 +114,10 @@ int grace_stop_free(grace_stop *s)
 	return 0;
 }
 
-int grace__stop_request(grace_stop *s, int reason)
+/* The first half of a request: claim the reason, set the flag and wake the
+ * wait core's sleepers. True for the one caller that wins; a loser returns
+ * false once the flag is visible. */
+static bool claim(grace_stop *s, int reason)
 {
 	int expected = 0;
 	if (!atomic_compare_exchange_strong_explicit(&s->reason, &expected, reason, memory_order_relaxed,
@@ -123,13 +126,31 @@ int grace__stop_request(grace_stop *s, int reason)
 		 * so that every request returns with the flag visible. */
 		while ((atomic_load_explicit(&s->flag.word, memory_order_acquire) & GRACE__STOP_REQUESTED) == 0)
 			grace__os_pause();
-		return 0;
+		return false;
 	}
 	/* Release: pairs with grace_stop_requested's acquire (the reason is
 	 * visible). Seq_cst RMW: ordered against a waiter's SLEEPERS RMW. */
 	uint32_t old = atomic_fetch_or_explicit(&s->flag.word, GRACE__STOP_REQUESTED, memory_order_seq_cst);
 	if (old & GRACE__STOP_SLEEPERS)
 		grace__os_wake(&s->flag.word, INT32_MAX);
+	return true;
+}
+
+bool grace__stop_help_locked(grace_stop *s)
+{
+	/* The second half of a request (descriptor, callbacks, children) has
+	 * nothing to do, and nothing can be added before the flag is set:
+	 * grace_stop_on and grace_stop_fd take the lock we hold. */
+	if (s->cbs != NULL || s->fds[0] >= 0)
+		return false;
+	claim(s, grace_stop_reason(s->parent));
+	return true;
+}
+
+int grace__stop_request(grace_stop *s, int reason)
+{
+	if (!claim(s, reason))
+		return 0;
 
 	pthread_mutex_lock(&s->lock);
 	if (s->fds[0] >= 0)

@@ -132,7 +132,10 @@ static void detach_stop(grace_stop *s)
 	 * do its work here. */
 	if (grace_stop_off(&s->parent_cb) == 1)
 		grace__stop_request(s, grace_stop_reason(p));
+	/* Under the lock: a waiter of s reads the parent under it (wait.c). */
+	pthread_mutex_lock(&s->lock);
 	s->parent = NULL;
+	pthread_mutex_unlock(&s->lock);
 	atomic_fetch_sub_explicit(&p->children, 1, memory_order_release);
 }
 

@@ -20,6 +20,27 @@
  * waiter's futex_waitv sees REQUESTED in the word and does not sleep. The
  * stop's wake-up cannot be lost either, and the stop keeps no waiter list.
  *
+ * The parent's word. A child stop is requested by its parent's request, one
+ * child after another, and each child's word is woken in turn: 64 threads
+ * of a group, each sleeping on its own stop, would be woken by 64 system
+ * calls, each waiting for the last to be scheduled. So a waiter whose stop
+ * has a parent sleeps on the parent's word too (announced with SLEEPERS in
+ * the same way), and one wake of the parent's word wakes every child's
+ * waiter at once. A waiter that finds the parent requested and its own stop
+ * not yet (the requester has not reached it) requests its stop itself when
+ * that is only setting the flag: no callbacks (children are callbacks) and
+ * no descriptor, checked under the stop's lock, which grace_stop_on and
+ * grace_stop_fd also take, so none can appear in between. The two requests
+ * race on the stop's reason and one wins, as any two requests do; the
+ * parent's request still returns with every child's flag set, and a child
+ * with callbacks is left to the parent's requester, so they run in the
+ * requesting thread and have all run when the parent's request returns.
+ * The parent's word is read under the stop's lock: the link is cleared
+ * under it (an abandoned thread's stop, thread.c) before the parent may be
+ * freed. The sleep itself may outlast the parent; the kernel then reads a
+ * freed word, which can only end the sleep early (a fault or a stray wake
+ * reads as a spurious wake-up, and the waiter looks at the link again).
+ *
  * Where futex_waitv is missing the waiter registers a stop callback that
  * wakes its object's word, and sleeps in the lot (posix/lot.c), which
  * checks the stop's REQUESTED bit under the bucket mutex. The request sets
@@ -91,17 +112,57 @@ static void wake_word(void *arg)
 	grace__os_wake(arg, INT32_MAX);
 }
 
-/* Sleep on the object and the stop; the stop is not requested at entry. */
-static int sleep_with_stop(_Atomic uint32_t *w, uint32_t val, grace_stop *stop, int64_t d)
+/* Announce a sleeper on a stop's word: the value to sleep on, or 0 if the
+ * stop is requested. */
+static uint32_t announce(_Atomic uint32_t *sw)
 {
-	_Atomic uint32_t *sw = &stop->flag.word;
 	uint32_t sv = atomic_load_explicit(sw, memory_order_relaxed);
 	if ((sv & GRACE__STOP_SLEEPERS) == 0)
 		sv = atomic_fetch_or_explicit(sw, GRACE__STOP_SLEEPERS, memory_order_seq_cst) |
 		     GRACE__STOP_SLEEPERS;
-	if (sv & GRACE__STOP_REQUESTED)
-		return -ECANCELED;
-	int r = grace__os_wait2(w, val, sw, sv, d);
+	return sv & GRACE__STOP_REQUESTED ? 0 : sv;
+}
+
+/* The parent's word to sleep on as well (NULL: none), announced. If the
+ * parent is requested already, request the stop in place of the parent's
+ * requester where that is only setting its flag: -ECANCELED. */
+static int watch_parent(grace_stop *stop, _Atomic uint32_t **pw, uint32_t *pv)
+{
+	int r = 0;
+	*pw = NULL;
+	pthread_mutex_lock(&stop->lock);
+	grace_stop *p = stop->parent;
+	if (p != NULL) {
+		*pv = announce(&p->flag.word);
+		if (*pv != 0)
+			*pw = &p->flag.word;
+		else if (grace__stop_help_locked(stop))
+			r = -ECANCELED;
+	}
+	pthread_mutex_unlock(&stop->lock);
+	return r;
+}
+
+/* Sleep on the object and the stop; the stop is not requested at entry. */
+static int sleep_with_stop(_Atomic uint32_t *w, uint32_t val, grace_stop *stop, int64_t d)
+{
+	_Atomic uint32_t *sw = &stop->flag.word;
+	int r;
+	for (;;) {
+		uint32_t sv = announce(sw);
+		if (sv == 0)
+			return -ECANCELED;
+		_Atomic uint32_t *pw = NULL;
+		uint32_t pv = 0;
+		if (stop->parent != NULL && watch_parent(stop, &pw, &pv) < 0)
+			return -ECANCELED;
+		r = grace__os_wait3(w, val, sw, sv, pw, pv, d);
+		/* Woken with the object and the stop unchanged: the parent's
+		 * request (or nothing); look at the parent again. */
+		if (r != 0 || pw == NULL || atomic_load_explicit(w, memory_order_acquire) != val ||
+		    grace_stop_requested(stop))
+			break;
+	}
 	if (r != -ENOSYS)
 		return r;
 

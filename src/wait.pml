@@ -49,6 +49,17 @@
  *    waiting_off after publishing CB_DONE (the code before the fix in
  *    "stop: touch a callback record only until it is published done").
  *
+ * The parent (spin -DPARENT, futex engine): the stop is the child of a
+ * parent stop, and the requester requests the parent, which then requests
+ * the child (its propagation callback, stop.c: claim the reason, set the
+ * flag, wake the word if SLEEPERS). A waiter also sleeps on the parent's
+ * word (watch_parent in wait.c) and, finding the parent requested before
+ * its own stop, requests its stop itself (grace__stop_help_locked), unless
+ * the stop has callbacks (-DHASCB), when it sleeps on its own word alone
+ * and the parent's requester wakes it. The two race on the reason's CAS.
+ *  - BUG_PROPAGATE_NO_WAKE (with PARENT HASCB): the propagation does not
+ *    wake the child's word, as if every waiter watched the parent.
+ *
  * Size: NW waiters; the last has no stop (NULL), the others share the stop,
  * (-DALL_STOP: every waiter has it), and with -DTIMED waiter 0 also has a
  * deadline. NOPS bounds the setter's
@@ -86,10 +97,20 @@
 /* Futex words a waiter may sleep on (bits of fx[i]). */
 #define FX_EV 1
 #define FX_SW 2
+#define FX_PW 4
 
 byte ev;       /* grace_event.word */
 byte ewaiters; /* grace_event.waiters */
 byte sw;       /* grace_stop.flag.word */
+#ifdef PARENT
+byte pw;       /* the parent's grace_stop.flag.word */
+bool claimed;  /* the child's reason has been claimed (its CAS) */
+#ifdef HASCB
+#define hascb 1
+#else
+#define hascb 0
+#endif
+#endif
 
 /* Ghost state: what the properties are stated in. */
 byte sets;          /* sets that took effect so far */
@@ -134,6 +155,31 @@ inline futex_sleep()
 	:: spur[i] > 0 && fx[i] != 0 -> d_step { fx[i] = 0; spur[i]--; st[i] = W_CALL }
 	fi
 }
+
+#ifdef PARENT
+/* claim() in stop.c for the child: the reason's CAS, then the winner sets
+ * the flag and wakes the word if SLEEPERS; a loser waits for the flag. */
+inline claim_child(won, old)
+{
+	d_step {
+		if
+		:: !claimed -> claimed = 1; won = 1
+		:: else -> won = 0
+		fi
+	};
+	if
+	:: won ->
+		d_step { old = sw; sw = sw | REQ };
+		if
+#ifndef BUG_PROPAGATE_NO_WAKE
+		:: (old & SLEEPERS) != 0 -> futex_wake(FX_SW)
+#endif
+		:: else -> skip
+		fi
+	:: else -> (sw & REQ) != 0
+	fi
+}
+#endif
 
 #else
 /* ---- the lot (src/posix/lot.c) and the stop's callbacks ---- */
@@ -217,6 +263,10 @@ proctype waiter(byte i)
 #ifdef LOT
 	byte cs;
 #endif
+#ifdef PARENT
+	byte pv, cold;
+	bool pwatch, won;
+#endif
 
 	/* if (grace_stop_requested(stop)) return -ECANCELED; */
 	if
@@ -257,6 +307,9 @@ loop:
 	if
 	:: hasstop[i] ->
 		/* ---- sleep_with_stop ---- */
+#ifdef PARENT
+sl_loop:
+#endif
 		sv = sw;
 		if
 		:: (sv & SLEEPERS) == 0 ->
@@ -273,7 +326,8 @@ loop:
 		:: else -> skip
 		fi;
 #ifndef LOT
-		/* grace__os_wait2: futex_waitv on both words. */
+#ifndef PARENT
+		/* grace__os_wait3: futex_waitv on both words. */
 		d_step {
 			if
 			:: ev == w && sw == sv -> fx[i] = FX_EV | FX_SW; st[i] = W_ASLEEP
@@ -282,7 +336,41 @@ loop:
 		};
 		futex_sleep();
 #else
-		/* grace__os_wait2 answers -ENOSYS: the callback path.
+		/* watch_parent: announce on the parent's word as on the stop's. */
+		pwatch = 0;
+		pv = pw;
+		if
+		:: (pv & SLEEPERS) == 0 -> d_step { pv = pw | SLEEPERS; pw = pv }
+		:: else -> skip
+		fi;
+		if
+		:: (pv & REQ) == 0 -> pwatch = 1
+		:: (pv & REQ) != 0 && hascb -> skip /* left to the requester */
+		:: (pv & REQ) != 0 && !hascb ->
+			/* grace__stop_help_locked: request our stop ourselves. */
+			claim_child(won, cold);
+			r = R_CANCELED;
+			goto sleep_done
+		fi;
+		/* grace__os_wait3: futex_waitv on the object, the stop and,
+		 * when watched, the parent. */
+		d_step {
+			if
+			:: ev == w && sw == sv && (!pwatch || pw == pv) ->
+				fx[i] = FX_EV | FX_SW | (pwatch -> FX_PW : 0); st[i] = W_ASLEEP
+			:: else -> skip
+			fi
+		};
+		futex_sleep();
+		/* Woken with the object and the stop unchanged while watching
+		 * the parent: look at the parent again. */
+		if
+		:: r != R_TIMEDOUT && pwatch && ev == w && (sw & REQ) == 0 -> goto sl_loop
+		:: else -> skip
+		fi;
+#endif
+#else
+		/* grace__os_wait3 answers -ENOSYS: the callback path.
 		 * grace_stop_cb cb = {0}; grace_stop_on(stop, &cb, wake_word, w) */
 		d_step { cbst[i] = CB_IDLE; woff[i] = 0; alive[i] = 1 };
 		atomic {
@@ -438,12 +526,25 @@ active proctype setter()
 active proctype stopper()
 {
 	byte old;
+#ifdef PARENT
+	bool won;
+#endif
 #ifdef LOT
 	byte j;
 	bool ow;
 #endif
 	if
 	:: skip
+#ifdef PARENT
+	:: /* The parent's request: fetch_or, wake if SLEEPERS... */
+		d_step { old = pw; pw = pw | REQ };
+		if
+		:: (old & SLEEPERS) != 0 -> futex_wake(FX_PW)
+		:: else -> skip
+		fi;
+		/* ...then its callback propagate(): request the child. */
+		claim_child(won, old)
+#else
 	:: /* old = fetch_or(&s->flag.word, REQUESTED, seq_cst) */
 		d_step { old = sw; sw = sw | REQ };
 		if
@@ -455,6 +556,7 @@ active proctype stopper()
 #endif
 		:: else -> skip
 		fi;
+#endif
 #ifdef LOT
 		/* Run the callbacks, each with the lock dropped. The stop's
 		 * lock is held from the pick of a record to its unlock before
@@ -510,6 +612,10 @@ active proctype monitor()
 	atomic {
 		timeout ->
 		assert(setter_done && stopper_done);
+#ifdef PARENT
+		/* The parent's request reached the child. */
+		assert((pw & REQ) == 0 || (sw & REQ) != 0);
+#endif
 		k = 0;
 		asleep = 0;
 		do

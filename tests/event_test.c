@@ -175,6 +175,110 @@ TEST(child_stop_cancels_waiter)
 	ASSERT_RC(grace_stop_free(parent), 0);
 }
 
+/* A waiter of a child stop also sleeps on its parent's word, so that one
+ * request of the parent wakes every child's waiter at once; the waiter then
+ * requests its own stop where that is only setting its flag. Whichever way
+ * it went, each returns -ECANCELED with its own stop requested and carrying
+ * the parent's reason. */
+struct child_waiter {
+	grace_event *ev;
+	grace_stop *stop;
+	atomic_int *ready;
+	int rc;
+	bool requested_on_return;
+};
+
+static void *child_wait_main(void *arg)
+{
+	struct child_waiter *w = arg;
+	atomic_fetch_add(w->ready, 1);
+	w->rc = grace_event_wait(w->ev, w->stop, grace_after_ms(20000));
+	w->requested_on_return = grace_stop_requested(w->stop);
+	return NULL;
+}
+
+TEST(parent_request_cancels_64_child_waiters)
+{
+	for (int round = 0; round < 20; round++) {
+		grace_event ev = GRACE_EVENT_INIT;
+		grace_stop *parent, *child[N];
+		ASSERT_RC(grace_stop_new(&parent, NULL), 0);
+		atomic_int ready = 0;
+		struct child_waiter w[N];
+		pthread_t t[N];
+		for (int i = 0; i < N; i++) {
+			ASSERT_RC(grace_stop_new(&child[i], parent), 0);
+			w[i] = (struct child_waiter){&ev, child[i], &ready, 99, false};
+		}
+		start_threads(t, N, child_wait_main, w, sizeof w[0]);
+		/* Odd rounds: request while they are still arriving. */
+		if (round % 2 == 0)
+			WAIT_UNTIL(atomic_load(&ev.waiters) == N);
+		ASSERT_RC(grace_stop_request(parent, 7), 1);
+		for (int i = 0; i < N; i++) /* every child, as the request returns */
+			ASSERT_EQ(grace_stop_reason(child[i]), 7);
+		join_threads(t, N);
+		for (int i = 0; i < N; i++) {
+			ASSERT_RC(w[i].rc, -ECANCELED);
+			ASSERT_TRUE(w[i].requested_on_return);
+			ASSERT_RC(grace_stop_free(child[i]), 0);
+		}
+		ASSERT_RC(grace_stop_free(parent), 0);
+	}
+}
+
+/* A child with callbacks (a grandchild is one) is requested by the parent's
+ * requester, never by a waiter: its callbacks run in the requesting thread
+ * and have all run when the parent's request returns. */
+static pthread_t cb_ran_in[N];
+static atomic_int cb_count;
+
+static void record_cb(void *arg)
+{
+	cb_ran_in[(intptr_t)arg] = pthread_self();
+	atomic_fetch_add(&cb_count, 1);
+}
+
+TEST(child_callbacks_run_in_the_requester)
+{
+	enum { K = 16 };
+	for (int round = 0; round < 20; round++) {
+		grace_event ev = GRACE_EVENT_INIT;
+		grace_stop *parent, *child[K], *grandchild[K];
+		grace_stop_cb cb[K];
+		ASSERT_RC(grace_stop_new(&parent, NULL), 0);
+		atomic_store(&cb_count, 0);
+		atomic_int ready = 0;
+		struct child_waiter w[2 * K];
+		pthread_t t[2 * K];
+		for (int i = 0; i < K; i++) {
+			ASSERT_RC(grace_stop_new(&child[i], parent), 0);
+			ASSERT_RC(grace_stop_new(&grandchild[i], child[i]), 0);
+			ASSERT_RC(grace_stop_on(child[i], &cb[i], record_cb, (void *)(intptr_t)i), 0);
+			w[2 * i] = (struct child_waiter){&ev, child[i], &ready, 99, false};
+			w[2 * i + 1] = (struct child_waiter){&ev, grandchild[i], &ready, 99, false};
+		}
+		start_threads(t, 2 * K, child_wait_main, w, sizeof w[0]);
+		WAIT_UNTIL(atomic_load(&ev.waiters) == 2 * K);
+		ASSERT_RC(grace_stop_request(parent, 9), 1);
+		ASSERT_EQ(atomic_load(&cb_count), K);
+		for (int i = 0; i < K; i++) {
+			ASSERT_TRUE(pthread_equal(cb_ran_in[i], pthread_self()));
+			ASSERT_EQ(grace_stop_reason(grandchild[i]), 9);
+		}
+		join_threads(t, 2 * K);
+		for (int i = 0; i < K; i++) {
+			ASSERT_RC(w[2 * i].rc, -ECANCELED);
+			ASSERT_RC(w[2 * i + 1].rc, -ECANCELED);
+			ASSERT_TRUE(w[2 * i].requested_on_return && w[2 * i + 1].requested_on_return);
+			ASSERT_RC(grace_stop_off(&cb[i]), 0);
+			ASSERT_RC(grace_stop_free(grandchild[i]), 0);
+			ASSERT_RC(grace_stop_free(child[i]), 0);
+		}
+		ASSERT_RC(grace_stop_free(parent), 0);
+	}
+}
+
 TEST(deadline_while_waiting_with_stop)
 {
 	grace_event ev = GRACE_EVENT_INIT;
@@ -264,5 +368,6 @@ TEST(set_clear_storm)
 
 TEST_LIST(T(zeroed_and_static_are_clear), T(set_clear_is_set), T(wait_timeout_and_try),
           T(stop_already_requested_wins), T(misuse), T(destroy_with_waiter_is_busy), T(set_wakes_all_64),
-          T(stop_cancels_all_64), T(child_stop_cancels_waiter), T(deadline_while_waiting_with_stop),
+          T(stop_cancels_all_64), T(child_stop_cancels_waiter),
+          T(parent_request_cancels_64_child_waiters), T(child_callbacks_run_in_the_requester), T(deadline_while_waiting_with_stop),
           T(set_clear_race_never_loses_a_wakeup), T(set_clear_storm))

@@ -78,16 +78,20 @@ int grace__os_wait(_Atomic uint32_t *w, uint32_t val, int64_t d)
 	return 0; /* woken, EAGAIN (value differed) or EINTR: the caller re-checks */
 }
 
-int grace__os_wait2(_Atomic uint32_t *w, uint32_t val, _Atomic uint32_t *w2, uint32_t val2, int64_t d)
+int grace__os_wait3(_Atomic uint32_t *w, uint32_t val, _Atomic uint32_t *w2, uint32_t val2,
+                    _Atomic uint32_t *w3, uint32_t val3, int64_t d)
 {
 	if (use_lot)
 		return -ENOSYS;
-	struct waitv v[2] = {
+	struct waitv v[3] = {
 	    {.val = val, .uaddr = (uintptr_t)w, .flags = FUTEX_32 | FUTEX_PRIVATE_FLAG},
 	    {.val = val2, .uaddr = (uintptr_t)w2, .flags = FUTEX_32 | FUTEX_PRIVATE_FLAG},
+	    {.val = val3, .uaddr = (uintptr_t)w3, .flags = FUTEX_32 | FUTEX_PRIVATE_FLAG},
 	};
 	struct timespec ts = to_ts(d);
-	long r = syscall(SYS_futex_waitv, v, 2, 0, d == INT64_MAX ? NULL : &ts, CLOCK_MONOTONIC);
+	/* EFAULT (w3 unmapped since), EAGAIN and EINTR all read as a wake-up. */
+	long r = syscall(SYS_futex_waitv, v, w3 != NULL ? 3 : 2, 0, d == INT64_MAX ? NULL : &ts,
+	                 CLOCK_MONOTONIC);
 	if (r == -1 && errno == ETIMEDOUT)
 		return -ETIMEDOUT;
 	return 0;

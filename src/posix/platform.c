@@ -23,9 +23,10 @@ int grace__os_wait(_Atomic uint32_t *w, uint32_t val, int64_t d)
 	return grace__lot_wait(w, val, NULL, d);
 }
 
-int grace__os_wait2(_Atomic uint32_t *w, uint32_t val, _Atomic uint32_t *w2, uint32_t val2, int64_t d)
+int grace__os_wait3(_Atomic uint32_t *w, uint32_t val, _Atomic uint32_t *w2, uint32_t val2,
+                    _Atomic uint32_t *w3, uint32_t val3, int64_t d)
 {
-	(void)w, (void)val, (void)w2, (void)val2, (void)d;
+	(void)w, (void)val, (void)w2, (void)val2, (void)w3, (void)val3, (void)d;
 	return -ENOSYS;
 }
 
