@@ -34,6 +34,9 @@ int grace__os_wait(_Atomic uint32_t *w, uint32_t val, int64_t d);
 int grace__os_wait3(_Atomic uint32_t *w, uint32_t val, _Atomic uint32_t *w2, uint32_t val2,
                     _Atomic uint32_t *w3, uint32_t val3, int64_t d);
 
+/* Whether grace__os_wait3 can sleep on several words (false: -ENOSYS). */
+bool grace__os_multiwait(void);
+
 /* As grace__os_wait, but the sleep also ends once bit 0 of *stopw is set,
  * provided whoever sets it then calls grace__os_wake(w) (see wait.c). Used
  * only where grace__os_wait3 answers -ENOSYS. */

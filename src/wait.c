@@ -154,7 +154,9 @@ static int sleep_with_stop(_Atomic uint32_t *w, uint32_t val, grace_stop *stop, 
 			return -ECANCELED;
 		_Atomic uint32_t *pw = NULL;
 		uint32_t pv = 0;
-		if (stop->parent != NULL && watch_parent(stop, &pw, &pv) < 0)
+		/* The fallback engine has its own way (below) and no use for
+		 * the parent's word. */
+		if (stop->parent != NULL && grace__os_multiwait() && watch_parent(stop, &pw, &pv) < 0)
 			return -ECANCELED;
 		r = grace__os_wait3(w, val, sw, sv, pw, pv, d);
 		/* Woken with the object and the stop unchanged: the parent's

@@ -78,6 +78,11 @@ int grace__os_wait(_Atomic uint32_t *w, uint32_t val, int64_t d)
 	return 0; /* woken, EAGAIN (value differed) or EINTR: the caller re-checks */
 }
 
+bool grace__os_multiwait(void)
+{
+	return !use_lot;
+}
+
 int grace__os_wait3(_Atomic uint32_t *w, uint32_t val, _Atomic uint32_t *w2, uint32_t val2,
                     _Atomic uint32_t *w3, uint32_t val3, int64_t d)
 {

@@ -23,6 +23,11 @@ int grace__os_wait(_Atomic uint32_t *w, uint32_t val, int64_t d)
 	return grace__lot_wait(w, val, NULL, d);
 }
 
+bool grace__os_multiwait(void)
+{
+	return false;
+}
+
 int grace__os_wait3(_Atomic uint32_t *w, uint32_t val, _Atomic uint32_t *w2, uint32_t val2,
                     _Atomic uint32_t *w3, uint32_t val3, int64_t d)
 {
