@@ -50,9 +50,13 @@ void *grace__aligned_alloc(size_t align, size_t size);
 
 /* Bits of grace_stop.flag.word. REQUESTED is the public bit 0; SLEEPERS is
  * set by a waiter before it sleeps on the word with futex_waitv, so that a
- * request knows whether the wake system call is needed (see wait.c). */
+ * request knows whether the wake system call is needed; OTHERS is set too
+ * once a thread other than the first sleeper (grace_stop.sleeper) has
+ * announced itself, so that a waiter that requests its own stop knows
+ * whether anyone else may sleep on it (see wait.c). */
 #define GRACE__STOP_REQUESTED 1u
 #define GRACE__STOP_SLEEPERS 2u
+#define GRACE__STOP_OTHERS 4u
 
 #define GRACE__STOP_MAGIC 0x53544f50u /* "STOP" */
 
@@ -68,6 +72,7 @@ struct grace_stop {
 	_Atomic(grace_stop *) parent; /* cleared only under the lock (thread.c) */
 	grace_stop_cb parent_cb; /* our link in the parent's callbacks */
 	_Atomic int children;
+	_Atomic uintptr_t sleeper; /* grace__self_id() of the thread that set SLEEPERS */
 	/* The deadline timer's list (src/stop.c), guarded by its lock. */
 	int64_t deadline;
 	grace_stop *tnext, *tprev;
@@ -126,6 +131,14 @@ struct grace__blocked {
 
 /* The calling thread's record, or NULL outside a grace thread. */
 extern _Thread_local struct grace__blocked *grace__self_blocked;
+
+/* A number that tells the calling thread from every other live thread: the
+ * address of a thread-local byte (a dead thread's may come back). */
+extern _Thread_local char grace__id_anchor;
+static inline uintptr_t grace__self_id(void)
+{
+	return (uintptr_t)&grace__id_anchor;
+}
 
 void grace__blocked_begin(const char *op, const char *name);
 void grace__blocked_end(void);

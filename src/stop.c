@@ -116,8 +116,10 @@ int grace_stop_free(grace_stop *s)
 
 /* The first half of a request: claim the reason, set the flag and wake the
  * wait core's sleepers. True for the one caller that wins; a loser returns
- * false once the flag is visible. */
-static bool claim(grace_stop *s, int reason)
+ * false once the flag is visible. `self`: the caller is a sleeper of s
+ * itself (grace__stop_help_locked), so no wake is needed if it is the only
+ * one that ever announced itself. */
+static bool claim(grace_stop *s, int reason, bool self)
 {
 	int expected = 0;
 	if (!atomic_compare_exchange_strong_explicit(&s->reason, &expected, reason, memory_order_relaxed,
@@ -131,7 +133,11 @@ static bool claim(grace_stop *s, int reason)
 	/* Release: pairs with grace_stop_requested's acquire (the reason is
 	 * visible). Seq_cst RMW: ordered against a waiter's SLEEPERS RMW. */
 	uint32_t old = atomic_fetch_or_explicit(&s->flag.word, GRACE__STOP_REQUESTED, memory_order_seq_cst);
-	if (old & GRACE__STOP_SLEEPERS)
+	/* Any other sleeper set OTHERS with an RMW before it slept, ordered
+	 * with ours: we see it, or its sleep sees REQUESTED (wait.c). */
+	bool alone = self && (old & GRACE__STOP_OTHERS) == 0 &&
+	             atomic_load_explicit(&s->sleeper, memory_order_relaxed) == grace__self_id();
+	if ((old & GRACE__STOP_SLEEPERS) && !alone)
 		grace__os_wake(&s->flag.word, INT32_MAX);
 	return true;
 }
@@ -143,13 +149,13 @@ bool grace__stop_help_locked(grace_stop *s)
 	 * grace_stop_on and grace_stop_fd take the lock we hold. */
 	if (s->cbs != NULL || s->fds[0] >= 0)
 		return false;
-	claim(s, grace_stop_reason(s->parent));
+	claim(s, grace_stop_reason(s->parent), true);
 	return true;
 }
 
 int grace__stop_request(grace_stop *s, int reason)
 {
-	if (!claim(s, reason))
+	if (!claim(s, reason, false))
 		return 0;
 
 	pthread_mutex_lock(&s->lock);

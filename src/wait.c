@@ -31,7 +31,14 @@
  * that is only setting the flag: no callbacks (children are callbacks) and
  * no descriptor, checked under the stop's lock, which grace_stop_on and
  * grace_stop_fd also take, so none can appear in between. The two requests
- * race on the stop's reason and one wins, as any two requests do; the
+ * race on the stop's reason and one wins, as any two requests do. The
+ * helper's request wakes the stop's word as any request does, unless the
+ * helper is the only thread that ever announced itself on it: the first
+ * sleeper records itself in the stop (grace_stop.sleeper) and every other
+ * sets OTHERS with an RMW before it sleeps, ordered with the helper's RMW
+ * of REQUESTED, so either the helper sees OTHERS and wakes, or the other's
+ * sleep sees REQUESTED. A group's thread, alone on its stop, then makes no
+ * system call for its own request. The
  * parent's request still returns with every child's flag set, and a child
  * with callbacks is left to the parent's requester, so they run in the
  * requesting thread and have all run when the parent's request returns.
@@ -74,6 +81,7 @@
 #define SPIN_YIELDS 8
 
 _Thread_local struct grace__blocked *grace__self_blocked;
+_Thread_local char grace__id_anchor;
 
 void grace__blocked_begin(const char *op, const char *name)
 {
@@ -112,15 +120,35 @@ static void wake_word(void *arg)
 	grace__os_wake(arg, INT32_MAX);
 }
 
-/* Announce a sleeper on a stop's word: the value to sleep on, or 0 if the
- * stop is requested. */
-static uint32_t announce(_Atomic uint32_t *sw)
+/* Announce the calling thread as a sleeper on its stop's word: the value to
+ * sleep on, or 0 if the stop is requested. The first sleeper records
+ * itself; any other sets OTHERS. Each RMW is made once per stop and thread
+ * and skipped once its bit is seen set. */
+static uint32_t announce(grace_stop *s)
 {
+	_Atomic uint32_t *sw = &s->flag.word;
 	uint32_t sv = atomic_load_explicit(sw, memory_order_relaxed);
-	if ((sv & GRACE__STOP_SLEEPERS) == 0)
-		sv = atomic_fetch_or_explicit(sw, GRACE__STOP_SLEEPERS, memory_order_seq_cst) |
-		     GRACE__STOP_SLEEPERS;
+	if ((sv & GRACE__STOP_SLEEPERS) == 0) {
+		uint32_t old = atomic_fetch_or_explicit(sw, GRACE__STOP_SLEEPERS, memory_order_seq_cst);
+		sv = old | GRACE__STOP_SLEEPERS;
+		/* Relaxed: a reader that misses it counts itself another. */
+		if ((old & GRACE__STOP_SLEEPERS) == 0)
+			atomic_store_explicit(&s->sleeper, grace__self_id(), memory_order_relaxed);
+	}
+	if ((sv & GRACE__STOP_OTHERS) == 0 &&
+	    atomic_load_explicit(&s->sleeper, memory_order_relaxed) != grace__self_id())
+		sv = atomic_fetch_or_explicit(sw, GRACE__STOP_OTHERS, memory_order_seq_cst) | GRACE__STOP_OTHERS;
 	return sv & GRACE__STOP_REQUESTED ? 0 : sv;
+}
+
+/* Announce a sleeper of a child on its parent's word: always another. */
+static uint32_t announce_child(_Atomic uint32_t *pw)
+{
+	const uint32_t both = GRACE__STOP_SLEEPERS | GRACE__STOP_OTHERS;
+	uint32_t pv = atomic_load_explicit(pw, memory_order_relaxed);
+	if ((pv & both) != both)
+		pv = atomic_fetch_or_explicit(pw, both, memory_order_seq_cst) | both;
+	return pv & GRACE__STOP_REQUESTED ? 0 : pv;
 }
 
 /* The parent's word to sleep on as well (NULL: none), announced. If the
@@ -133,7 +161,7 @@ static int watch_parent(grace_stop *stop, _Atomic uint32_t **pw, uint32_t *pv)
 	pthread_mutex_lock(&stop->lock);
 	grace_stop *p = stop->parent;
 	if (p != NULL) {
-		*pv = announce(&p->flag.word);
+		*pv = announce_child(&p->flag.word);
 		if (*pv != 0)
 			*pw = &p->flag.word;
 		else if (grace__stop_help_locked(stop))
@@ -149,7 +177,7 @@ static int sleep_with_stop(_Atomic uint32_t *w, uint32_t val, grace_stop *stop, 
 	_Atomic uint32_t *sw = &stop->flag.word;
 	int r;
 	for (;;) {
-		uint32_t sv = announce(sw);
+		uint32_t sv = announce(stop);
 		if (sv == 0)
 			return -ECANCELED;
 		_Atomic uint32_t *pw = NULL;

@@ -57,8 +57,16 @@
  * its own stop, requests its stop itself (grace__stop_help_locked), unless
  * the stop has callbacks (-DHASCB), when it sleeps on its own word alone
  * and the parent's requester wakes it. The two race on the reason's CAS.
+ * The child's callback may be removed at any moment (its owner's
+ * grace_stop_off, under the stop's lock), after which a waiter may help.
+ * A helper skips the wake of its stop's word when the stop's first sleeper
+ * (grace_stop.sleeper) is itself and no other ever announced itself
+ * (OTHERS); the model's waiters share one stop, so that is decided here.
  *  - BUG_PROPAGATE_NO_WAKE (with PARENT HASCB): the propagation does not
  *    wake the child's word, as if every waiter watched the parent.
+ *  - BUG_NO_OTHERS (with PARENT HASCB ALL_STOP): a sleeper other than the
+ *    first does not set OTHERS, so a helper that is the first sleeper
+ *    skips the wake while the other sleeps on the stop's word alone.
  *
  * Size: NW waiters; the last has no stop (NULL), the others share the stop,
  * (-DALL_STOP: every waiter has it), and with -DTIMED waiter 0 also has a
@@ -80,6 +88,7 @@
 /* The stop's word (src/internal.h). */
 #define REQ 1
 #define SLEEPERS 2
+#define OTHERS 4
 /* Results. */
 #define R_OK 0
 #define R_CANCELED 1
@@ -102,14 +111,14 @@
 byte ev;       /* grace_event.word */
 byte ewaiters; /* grace_event.waiters */
 byte sw;       /* grace_stop.flag.word */
+byte owner;    /* grace_stop.sleeper: the first sleeper, as i + 1; 0 none */
+hidden byte ao; /* a d_step's scratch: the old value of an RMW */
 #ifdef PARENT
 byte pw;       /* the parent's grace_stop.flag.word */
 bool claimed;  /* the child's reason has been claimed (its CAS) */
-#ifdef HASCB
-#define hascb 1
-#else
-#define hascb 0
-#endif
+bool hascb;    /* the child has a callback (-DHASCB); its owner may remove it */
+byte clk;      /* the child's grace_stop.lock: 0 free, else holder's i + 1 */
+bool cbowner_done;
 #endif
 
 /* Ghost state: what the properties are stated in. */
@@ -158,8 +167,10 @@ inline futex_sleep()
 
 #ifdef PARENT
 /* claim() in stop.c for the child: the reason's CAS, then the winner sets
- * the flag and wakes the word if SLEEPERS; a loser waits for the flag. */
-inline claim_child(won, old)
+ * the flag and wakes the word if SLEEPERS, unless the winner is a sleeper
+ * of the stop (self = its i + 1; 0: the parent's requester) that is the
+ * only one that ever announced itself; a loser waits for the flag. */
+inline claim_child(won, old, self)
 {
 	d_step {
 		if
@@ -171,8 +182,14 @@ inline claim_child(won, old)
 	:: won ->
 		d_step { old = sw; sw = sw | REQ };
 		if
-#ifndef BUG_PROPAGATE_NO_WAKE
-		:: (old & SLEEPERS) != 0 -> futex_wake(FX_SW)
+		:: (old & SLEEPERS) != 0 && !(self != 0 && (old & OTHERS) == 0 && owner == self) ->
+#ifdef BUG_PROPAGATE_NO_WAKE
+			if
+			:: self != 0 -> futex_wake(FX_SW)
+			:: else -> skip
+			fi
+#else
+			futex_wake(FX_SW)
 #endif
 		:: else -> skip
 		fi
@@ -310,17 +327,43 @@ loop:
 #ifdef PARENT
 sl_loop:
 #endif
+		/* announce(stop) */
 		sv = sw;
 		if
 		:: (sv & SLEEPERS) == 0 ->
 #ifndef BUG_NO_SLEEPERS_BIT
-			/* sv = fetch_or(sw, SLEEPERS, seq_cst) | SLEEPERS */
-			d_step { sv = sw | SLEEPERS; sw = sv }
+			/* old = fetch_or(sw, SLEEPERS, seq_cst); sv = old | SLEEPERS;
+			 * with PARENT, the first also records itself (the relaxed
+			 * store that follows the RMW in the code is folded into it:
+			 * a sleeper that read the record before the store would
+			 * only set OTHERS, which costs a wake and loses none). */
+			d_step {
+				ao = sw; sv = sw | SLEEPERS; sw = sv;
+#ifdef PARENT
+				if
+				:: (ao & SLEEPERS) == 0 -> owner = i + 1
+				:: else -> skip
+				fi
+#endif
+			}
 #else
 			skip
 #endif
 		:: else -> skip
 		fi;
+#ifdef PARENT
+		/* Any other sets OTHERS. Only a helper reads OTHERS and the
+		 * record, so the runs without a parent leave both out. */
+		if
+		:: (sv & OTHERS) == 0 && owner != i + 1 ->
+#ifndef BUG_NO_OTHERS
+			d_step { sv = sw | OTHERS; sw = sv }
+#else
+			skip
+#endif
+		:: else -> skip
+		fi;
+#endif
 		if
 		:: (sv & REQ) != 0 -> r = R_CANCELED; goto sleep_done
 		:: else -> skip
@@ -336,19 +379,23 @@ sl_loop:
 		};
 		futex_sleep();
 #else
-		/* watch_parent: announce on the parent's word as on the stop's. */
+		/* watch_parent, under the stop's lock: announce_child on the
+		 * parent's word. */
+		atomic { clk == 0 -> clk = i + 1 };
 		pwatch = 0;
 		pv = pw;
 		if
-		:: (pv & SLEEPERS) == 0 -> d_step { pv = pw | SLEEPERS; pw = pv }
+		:: (pv & (SLEEPERS | OTHERS)) != (SLEEPERS | OTHERS) ->
+			d_step { pv = pw | SLEEPERS | OTHERS; pw = pv }
 		:: else -> skip
 		fi;
 		if
-		:: (pv & REQ) == 0 -> pwatch = 1
-		:: (pv & REQ) != 0 && hascb -> skip /* left to the requester */
+		:: (pv & REQ) == 0 -> clk = 0; pwatch = 1
+		:: (pv & REQ) != 0 && hascb -> clk = 0 /* left to the requester */
 		:: (pv & REQ) != 0 && !hascb ->
 			/* grace__stop_help_locked: request our stop ourselves. */
-			claim_child(won, cold);
+			claim_child(won, cold, i + 1);
+			clk = 0;
 			r = R_CANCELED;
 			goto sleep_done
 		fi;
@@ -543,7 +590,7 @@ active proctype stopper()
 		:: else -> skip
 		fi;
 		/* ...then its callback propagate(): request the child. */
-		claim_child(won, old)
+		claim_child(won, old, 0)
 #else
 	:: /* old = fetch_or(&s->flag.word, REQUESTED, seq_cst) */
 		d_step { old = sw; sw = sw | REQ };
@@ -598,6 +645,19 @@ active proctype stopper()
 	stopper_done = 1
 }
 
+#ifdef PARENT
+/* ---- the child's callback owner: grace_stop_off, under the stop's lock ---- */
+
+active proctype cbowner()
+{
+	if
+	:: skip
+	:: hascb -> atomic { clk == 0 -> hascb = 0 }
+	fi;
+	cbowner_done = 1
+}
+#endif
+
 /* ==== The queue's protocol is modelled in src/queue.pml ====
  * It copies the futex part above (futex_wake, futex_sleep, the stop's
  * word and sleep_with_stop) rather than including this file, since its
@@ -614,6 +674,7 @@ active proctype monitor()
 		assert(setter_done && stopper_done);
 #ifdef PARENT
 		/* The parent's request reached the child. */
+		assert(cbowner_done);
 		assert((pw & REQ) == 0 || (sw & REQ) != 0);
 #endif
 		k = 0;
@@ -649,6 +710,9 @@ init
 #endif
 #ifdef TIMED
 			timed[k] = (k == 0);
+#endif
+#if defined(PARENT) && defined(HASCB)
+			hascb = 1;
 #endif
 #ifdef SPURIOUS
 			spur[k] = 1;

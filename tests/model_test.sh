@@ -88,17 +88,20 @@ run lot-2stops pass -DLOT -DALL_STOP -DNW=2 -DNOPS=2
 run lot-timed pass -DLOT -DNW=2 -DNOPS=2 -DTIMED -DSPURIOUS
 # The stop is a child: its waiters also watch the parent's word and request
 # the stop themselves, racing the parent's propagation and each other.
-run parent-2stops pass -DPARENT -DALL_STOP -DNW=2 -DNOPS=2
-# A child with callbacks: its waiters leave the request to the parent's
-# requester; with a deadline and spurious wake-ups.
-run parent-cb-timed pass -DPARENT -DHASCB -DNW=2 -DNOPS=2 -DTIMED -DSPURIOUS
+run parent-2stops pass -DPARENT -DALL_STOP -DNW=2 -DNOPS=1
+# A child with a callback that its owner may remove at any moment: until
+# then its waiters leave the request to the parent's requester; with a
+# deadline and spurious wake-ups, then two waiters sharing the stop.
+run parent-cb-timed pass -DPARENT -DHASCB -DNW=2 -DNOPS=1 -DTIMED -DSPURIOUS
+run parent-cb-2stops pass -DPARENT -DHASCB -DALL_STOP -DNW=2 -DNOPS=0
 
 # Each variant drops one step of the protocol; spin must find the failure.
 run bug-no-sleepers-bit fail -DNW=2 -DNOPS=2 -DBUG_NO_SLEEPERS_BIT
 run bug-waiters-read-early fail -DNW=2 -DNOPS=2 -DBUG_WAITERS_READ_BEFORE_SET
 run bug-lot-no-stop-check fail -DLOT -DNW=2 -DNOPS=2 -DBUG_LOT_NO_STOP_CHECK
 run bug-late-waiting-off fail -DLOT -DNW=2 -DNOPS=2 -DBUG_LATE_WAITING_OFF_READ
-run bug-propagate-no-wake fail -DPARENT -DHASCB -DNW=2 -DNOPS=2 -DBUG_PROPAGATE_NO_WAKE
+run bug-propagate-no-wake fail -DPARENT -DHASCB -DNW=2 -DNOPS=1 -DBUG_PROPAGATE_NO_WAKE
+run bug-no-others fail -DPARENT -DHASCB -DALL_STOP -DNW=2 -DNOPS=0 -DBUG_NO_OTHERS
 
 if [ "${GRACE_MODEL_FULL:-0}" = 1 ]; then
 	run full-futex-3w-timed pass -DNW=3 -DNOPS=2 -DTIMED
@@ -106,7 +109,7 @@ if [ "${GRACE_MODEL_FULL:-0}" = 1 ]; then
 	run full-lot-3w pass -DLOT -DNW=3 -DNOPS=1
 	run full-lot-2stops-timed pass -DLOT -DALL_STOP -DNW=2 -DNOPS=2 -DTIMED -DSPURIOUS
 	run full-parent-3w pass -DPARENT -DNW=3 -DNOPS=2
-	run full-parent-cb-3w pass -DPARENT -DHASCB -DNW=3 -DNOPS=2
+	run full-parent-cb-2stops pass -DPARENT -DHASCB -DALL_STOP -DNW=2 -DNOPS=2
 fi
 
 # The bounded queue (src/queue.pml), futex_waitv engine. Each run keeps the
