@@ -1,11 +1,13 @@
 #!/bin/sh
 # Install the Debian packages a task needs, only those missing.
-#   deps.sh check   what `make check` needs (compilers, CMake, sanitizer runtimes)
+#   deps.sh check   what `make check` needs (compilers, CMake, sanitizer runtimes,
+#                   curl and wrk for the HTTP demo's tests)
 #   deps.sh bench   what `make bench` needs as well (C++20, GLib, Go, Python)
 set -eu
 what=${1:-check}
 pkgs="make cmake gcc clang libc6-dev libasan8 libubsan1 libtsan2 util-linux python3 curl"
 pkgs="$pkgs groff-base pkg-config"
+pkgs="$pkgs wrk"
 pkgs="$pkgs spin"
 pkgs="$pkgs libclang-rt-14-dev"
 if [ "$what" = bench ]; then

@@ -6,6 +6,8 @@
 #  2. run on its own, it answers curl, and SIGTERM makes it exit 0 with its
 #     report;
 #  3. a second signal escalates: SIGINT twice exits 130 and names threads.
+# tests/httpd_wrk_test.sh stops it under wrk's load as well; only the demo's
+# own clients here can tell a reset from a clean close, wrk cannot.
 # Arguments: the build directory and the source directory.
 set -u
 case "${GRACE_SANITIZE:-}" in *thread*)
