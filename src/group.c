@@ -200,6 +200,16 @@ int grace_group_wait(grace_group *g, grace_deadline d)
 	return r;
 }
 
+/* A member's result and exit time, published by its exit's release RMW of
+ * EXITED and acquired in take_locked. Out of line so that the valgrind
+ * suppressions can name these reads: Helgrind and DRD do not see that pair
+ * (the join that frees the state comes after, and only then would they). */
+static __attribute__((noinline)) void exited_outcome(const grace_thread *t, int *result, int64_t *exit_ns)
+{
+	*result = t->result;
+	*exit_ns = t->exit_ns;
+}
+
 /* Join the exited members on `done` and add them to the report. */
 static void reap_into(grace_thread *done, grace_report *rep, int64_t t0, bool *nomem)
 {
@@ -209,8 +219,7 @@ static void reap_into(grace_thread *done, grace_report *rep, int64_t t0, bool *n
 		int64_t exit_ns = 0;
 		if (rep != NULL && !*nomem) {
 			/* The name is copied before the reap frees the state. */
-			e.result = done->result;
-			exit_ns = done->exit_ns;
+			exited_outcome(done, &e.result, &exit_ns);
 			e.stop_ns = exit_ns > t0 ? exit_ns - t0 : 0;
 			if (grace__report_add(rep, &e) < 0)
 				*nomem = true;

@@ -79,6 +79,10 @@ struct grace_stop {
 	bool timed;
 };
 
+/* The record of a stop's first sleeper (wait.c): load and store it. */
+uintptr_t grace__stop_sleeper(grace_stop *s);
+void grace__stop_set_sleeper(grace_stop *s);
+
 /* A request that may carry grace's own (negative) reasons. */
 int grace__stop_request(grace_stop *s, int reason);
 

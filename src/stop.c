@@ -52,6 +52,19 @@ static __attribute__((noinline)) void cb_state_release(grace_stop_cb *cb, uint32
 	atomic_store_explicit(&cb->state, state, memory_order_release);
 }
 
+/* The stop's first sleeper (wait.c), relaxed both ways: a reader that
+ * misses the store counts itself another sleeper, which costs a wake and
+ * loses none. Out of line for the valgrind suppressions, as above. */
+__attribute__((noinline)) uintptr_t grace__stop_sleeper(grace_stop *s)
+{
+	return atomic_load_explicit(&s->sleeper, memory_order_relaxed);
+}
+
+__attribute__((noinline)) void grace__stop_set_sleeper(grace_stop *s)
+{
+	atomic_store_explicit(&s->sleeper, grace__self_id(), memory_order_relaxed);
+}
+
 int grace_reason_signal(int reason)
 {
 	if (reason <= GRACE_REASON_SIGNAL(1) && reason > GRACE_REASON_SIGNAL(1024))
@@ -136,7 +149,7 @@ static bool claim(grace_stop *s, int reason, bool self)
 	/* Any other sleeper set OTHERS with an RMW before it slept, ordered
 	 * with ours: we see it, or its sleep sees REQUESTED (wait.c). */
 	bool alone = self && (old & GRACE__STOP_OTHERS) == 0 &&
-	             atomic_load_explicit(&s->sleeper, memory_order_relaxed) == grace__self_id();
+	             grace__stop_sleeper(s) == grace__self_id();
 	if ((old & GRACE__STOP_SLEEPERS) && !alone)
 		grace__os_wake(&s->flag.word, INT32_MAX);
 	return true;

@@ -88,12 +88,16 @@ void grace__blocked_begin(const char *op, const char *name)
 	struct grace__blocked *b = grace__self_blocked;
 	if (b == NULL)
 		return;
+	/* The time first: anyone who sees the new op (even outside the
+	 * seqlock, as a test's handshake does) sees a `since` no later than
+	 * that moment. */
+	int64_t now = grace__os_now();
 	/* A seqlock: readers retry while seq is odd or changed under them. */
 	atomic_fetch_add_explicit(&b->seq, 1, memory_order_relaxed);
 	atomic_thread_fence(memory_order_release);
 	atomic_store_explicit(&b->op, op, memory_order_relaxed);
 	atomic_store_explicit(&b->name, name, memory_order_relaxed);
-	atomic_store_explicit(&b->since, grace__os_now(), memory_order_relaxed);
+	atomic_store_explicit(&b->since, now, memory_order_relaxed);
 	atomic_fetch_add_explicit(&b->seq, 1, memory_order_release);
 }
 
@@ -133,10 +137,10 @@ static uint32_t announce(grace_stop *s)
 		sv = old | GRACE__STOP_SLEEPERS;
 		/* Relaxed: a reader that misses it counts itself another. */
 		if ((old & GRACE__STOP_SLEEPERS) == 0)
-			atomic_store_explicit(&s->sleeper, grace__self_id(), memory_order_relaxed);
+			grace__stop_set_sleeper(s);
 	}
 	if ((sv & GRACE__STOP_OTHERS) == 0 &&
-	    atomic_load_explicit(&s->sleeper, memory_order_relaxed) != grace__self_id())
+	    grace__stop_sleeper(s) != grace__self_id())
 		sv = atomic_fetch_or_explicit(sw, GRACE__STOP_OTHERS, memory_order_seq_cst) | GRACE__STOP_OTHERS;
 	return sv & GRACE__STOP_REQUESTED ? 0 : sv;
 }
