@@ -113,6 +113,7 @@ int grace_event_wait(grace_event *ev, grace_stop *stop, grace_deadline d)
 
 	atomic_fetch_add_explicit(&ev->waiters, 1, memory_order_seq_cst);
 	uint32_t v = atomic_load_explicit(&ev->word, memory_order_seq_cst);
+	struct grace__site site = {"event_wait", NULL, 0};
 	int r;
 	for (;;) {
 		if (v != w) {
@@ -120,7 +121,7 @@ int grace_event_wait(grace_event *ev, grace_stop *stop, grace_deadline d)
 			r = (v & EV_DESTROYED) ? -EINVAL : 0;
 			break;
 		}
-		r = grace__wait_nospin(&ev->word, w, stop, d, "event_wait", NULL);
+		r = grace__wait_nospin(&ev->word, w, stop, d, &site);
 		v = atomic_load_explicit(&ev->word, memory_order_acquire);
 		if (r < 0 && v == w)
 			break;

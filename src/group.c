@@ -168,6 +168,7 @@ int grace_group_wait(grace_group *g, grace_deadline d)
 		return -EINVAL;
 	atomic_fetch_add_explicit(&g->waiters, 1, memory_order_seq_cst);
 	bool late = false;
+	struct grace__site site = {"group_wait", g->name, 0};
 	int r;
 	for (;;) {
 		uint32_t running = atomic_load_explicit(&g->word, memory_order_seq_cst);
@@ -193,7 +194,7 @@ int grace_group_wait(grace_group *g, grace_deadline d)
 			}
 			continue; /* a spawn came in since the load */
 		}
-		if (grace__wait(&g->word, running, NULL, d, "group_wait", g->name) == -ETIMEDOUT)
+		if (grace__wait(&g->word, running, NULL, d, &site) == -ETIMEDOUT)
 			late = true; /* one more look first */
 	}
 	atomic_fetch_sub_explicit(&g->waiters, 1, memory_order_release);
@@ -258,10 +259,11 @@ int grace_group_shutdown(grace_group *g, int reason, grace_deadline d, grace_rep
 
 	/* No spawn can come in now: the count only falls. */
 	atomic_fetch_add_explicit(&g->waiters, 1, memory_order_seq_cst);
+	struct grace__site site = {"group_shutdown", g->name, 0};
 	for (;;) {
 		uint32_t running = atomic_load_explicit(&g->word, memory_order_seq_cst);
 		if (running == 0 ||
-		    grace__wait(&g->word, running, NULL, d, "group_shutdown", g->name) == -ETIMEDOUT)
+		    grace__wait(&g->word, running, NULL, d, &site) == -ETIMEDOUT)
 			break; /* all exited, or the deadline: one more look below */
 	}
 	atomic_fetch_sub_explicit(&g->waiters, 1, memory_order_release);

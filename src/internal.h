@@ -100,14 +100,22 @@ static inline bool grace__stop_live(const grace_stop *s)
 
 /* ---- the wait core (src/wait.c) ---- */
 
+/* What a waiting call says it is blocked on, for reports: the operation,
+ * the object's name (or NULL), and when the call first slept (0 until it
+ * does). One per call, kept across the call's re-sleeps, so that a spurious
+ * wake-up does not restart the time a report gives. */
+struct grace__site {
+	const char *op;
+	const char *name;
+	int64_t since;
+};
+
 /* Sleep while *w == val, until the stop is requested or the deadline passes.
  * Spins briefly first. Returns 0 when *w changed or on a spurious wake-up
  * (the caller re-checks its own condition), -ECANCELED when the stop is
- * requested, -ETIMEDOUT at the deadline. `op` and `name` say what the
- * calling thread is blocked on, for reports; they are recorded only when the
- * thread really sleeps. */
-int grace__wait(_Atomic uint32_t *w, uint32_t val, grace_stop *stop, int64_t d, const char *op,
-                const char *name);
+ * requested, -ETIMEDOUT at the deadline. The calling thread's record names
+ * `site` only while it really sleeps. */
+int grace__wait(_Atomic uint32_t *w, uint32_t val, grace_stop *stop, int64_t d, struct grace__site *site);
 
 /* Spin briefly (the policy is in wait.c) until *w != val or the stop is
  * requested: true if either happened, false if the spin ran out. */
@@ -115,8 +123,8 @@ bool grace__spin(_Atomic uint32_t *w, uint32_t val, grace_stop *stop);
 
 /* As grace__wait, without the spin: for waits that expect nothing to change
  * the word soon (grace_sleep), where spinning would only burn CPU. */
-int grace__wait_nospin(_Atomic uint32_t *w, uint32_t val, grace_stop *stop, int64_t d, const char *op,
-                       const char *name);
+int grace__wait_nospin(_Atomic uint32_t *w, uint32_t val, grace_stop *stop, int64_t d,
+                       struct grace__site *site);
 
 /* Wake up to n sleepers of grace__wait on w (INT32_MAX: all). */
 static inline void grace__wake(_Atomic uint32_t *w, int n)
@@ -144,7 +152,9 @@ static inline uintptr_t grace__self_id(void)
 	return (uintptr_t)&grace__id_anchor;
 }
 
-void grace__blocked_begin(const char *op, const char *name);
+/* Record that the calling thread is blocked in `op` on `name` since `since`
+ * (0: since now); returns the time recorded. */
+int64_t grace__blocked_begin(const char *op, const char *name, int64_t since);
 void grace__blocked_end(void);
 
 /* Read a record consistently (from any thread). */

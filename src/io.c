@@ -96,7 +96,7 @@ static int wait_fd(int fd, short events, grace_stop *stop, int64_t d, const char
 		}
 		if (!recorded && (tp == NULL || tp->tv_sec != 0 || tp->tv_nsec != 0)) {
 			/* Only a call that may really sleep is recorded. */
-			grace__blocked_begin(op, NULL);
+			grace__blocked_begin(op, NULL, 0);
 			recorded = true;
 		}
 		int k = ppoll(p, n, tp, NULL);

@@ -540,7 +540,7 @@ static int put_slow(grace_queue *q, void *item, grace_stop *stop, grace_deadline
 
 	atomic_fetch_add_explicit(&q->busy, 1, memory_order_relaxed);
 	wq_register(&q->putq);
-	const char *name = name_read(q);
+	struct grace__site site = {"queue_put", name_read(q), 0};
 	for (;;) {
 		if (grace_stop_requested(stop)) {
 			r = -ECANCELED; /* stop wins, even over room or a shutdown */
@@ -551,7 +551,7 @@ static int put_slow(grace_queue *q, void *item, grace_stop *stop, grace_deadline
 		r = try_put(q, item);
 		if (r != -EAGAIN)
 			break;
-		r = grace__wait(&q->putq.word, v, stop, d, "queue_put", name);
+		r = grace__wait(&q->putq.word, v, stop, d, &site);
 		if (r < 0)
 			break;
 	}
@@ -603,7 +603,7 @@ static int get_slow(grace_queue *q, void **item, grace_stop *stop, grace_deadlin
 
 	atomic_fetch_add_explicit(&q->busy, 1, memory_order_relaxed);
 	wq_register(&q->getq);
-	const char *name = name_read(q);
+	struct grace__site site = {"queue_get", name_read(q), 0};
 	for (;;) {
 		if (grace_stop_requested(stop)) {
 			r = -ECANCELED; /* stop wins, even over an item or a shutdown */
@@ -614,7 +614,7 @@ static int get_slow(grace_queue *q, void **item, grace_stop *stop, grace_deadlin
 		r = try_get(q, item, false);
 		if (r != -EAGAIN)
 			break;
-		r = grace__wait(&q->getq.word, v, stop, d, "queue_get", name);
+		r = grace__wait(&q->getq.word, v, stop, d, &site);
 		if (r < 0)
 			break;
 	}
@@ -700,7 +700,7 @@ int grace_queue_join(grace_queue *q, grace_stop *stop, grace_deadline d)
 	int r;
 	atomic_fetch_add_explicit(&q->busy, 1, memory_order_relaxed);
 	atomic_fetch_add_explicit(&q->joiners, 1, memory_order_seq_cst);
-	const char *name = name_read(q);
+	struct grace__site site = {"queue_join", name_read(q), 0};
 	for (;;) {
 		if (grace_stop_requested(stop)) {
 			r = -ECANCELED;
@@ -715,7 +715,7 @@ int grace_queue_join(grace_queue *q, grace_stop *stop, grace_deadline d)
 			r = 0;
 			break;
 		}
-		r = grace__wait(&q->join_word, v, stop, d, "queue_join", name);
+		r = grace__wait(&q->join_word, v, stop, d, &site);
 		if (r < 0)
 			break;
 	}

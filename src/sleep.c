@@ -19,8 +19,9 @@ int grace_sleep(grace_stop *stop, grace_deadline d)
 	if (grace_stop_requested(stop))
 		return -ECANCELED;
 	_Atomic uint32_t never = 0;
+	struct grace__site site = {"sleep", NULL, 0};
 	for (;;) {
-		int r = grace__wait_nospin(&never, 0, stop, d, "sleep", NULL);
+		int r = grace__wait_nospin(&never, 0, stop, d, &site);
 		if (r == -ETIMEDOUT)
 			return 0;
 		if (r < 0)

@@ -357,7 +357,7 @@ int grace_thread_join(grace_thread *t, grace_deadline d, int *result)
 		/* Without a deadline pthread_join is the whole wait: it sleeps
 		 * until the kernel's wake-up at the thread's end, and the thread
 		 * then skips its own wake (no WAITING). */
-		grace__blocked_begin("thread_join", t->name);
+		grace__blocked_begin("thread_join", t->name, 0);
 		pthread_join(t->tid, NULL);
 		grace__blocked_end();
 		if (result != NULL)
@@ -369,8 +369,9 @@ int grace_thread_join(grace_thread *t, grace_deadline d, int *result)
 		/* Seq_cst: ordered against the exit's RMW (see finish). */
 		s = atomic_fetch_or_explicit(&t->state, GRACE__T_WAITING, memory_order_seq_cst) |
 		    GRACE__T_WAITING;
+		struct grace__site site = {"thread_join", t->name, 0};
 		while (!(s & GRACE__T_EXITED)) {
-			r = grace__wait(&t->state, s, NULL, d, "thread_join", t->name);
+			r = grace__wait(&t->state, s, NULL, d, &site);
 			s = atomic_load_explicit(&t->state, memory_order_acquire);
 			if (r == -ETIMEDOUT && !(s & GRACE__T_EXITED)) {
 				/* The handle stays valid for another join or an abandon. */

@@ -83,15 +83,15 @@
 _Thread_local struct grace__blocked *grace__self_blocked;
 _Thread_local char grace__id_anchor;
 
-void grace__blocked_begin(const char *op, const char *name)
+int64_t grace__blocked_begin(const char *op, const char *name, int64_t since)
 {
 	struct grace__blocked *b = grace__self_blocked;
 	if (b == NULL)
-		return;
+		return since;
 	/* The time first: anyone who sees the new op (even outside the
 	 * seqlock, as a test's handshake does) sees a `since` no later than
 	 * that moment. */
-	int64_t now = grace__os_now();
+	int64_t now = since != 0 ? since : grace__os_now();
 	/* A seqlock: readers retry while seq is odd or changed under them. */
 	atomic_fetch_add_explicit(&b->seq, 1, memory_order_relaxed);
 	atomic_thread_fence(memory_order_release);
@@ -99,11 +99,12 @@ void grace__blocked_begin(const char *op, const char *name)
 	atomic_store_explicit(&b->name, name, memory_order_relaxed);
 	atomic_store_explicit(&b->since, now, memory_order_relaxed);
 	atomic_fetch_add_explicit(&b->seq, 1, memory_order_release);
+	return now;
 }
 
 void grace__blocked_end(void)
 {
-	grace__blocked_begin(NULL, NULL);
+	grace__blocked_begin(NULL, NULL, 0);
 }
 
 void grace__blocked_read(struct grace__blocked *b, const char **op, const char **name, int64_t *since)
@@ -221,8 +222,8 @@ bool grace__spin(_Atomic uint32_t *w, uint32_t val, grace_stop *stop)
 	return false;
 }
 
-static int wait_core(_Atomic uint32_t *w, uint32_t val, grace_stop *stop, int64_t d, const char *op,
-                     const char *name, int spins)
+static int wait_core(_Atomic uint32_t *w, uint32_t val, grace_stop *stop, int64_t d,
+                     struct grace__site *site, int spins)
 {
 	if (d != INT64_MAX && grace__os_now() >= d)
 		return atomic_load_explicit(w, memory_order_acquire) != val ? 0 : -ETIMEDOUT;
@@ -230,7 +231,7 @@ static int wait_core(_Atomic uint32_t *w, uint32_t val, grace_stop *stop, int64_
 	if (spins > 0 && grace__spin(w, val, stop))
 		return atomic_load_explicit(w, memory_order_acquire) != val ? 0 : -ECANCELED;
 
-	grace__blocked_begin(op, name);
+	site->since = grace__blocked_begin(site->op, site->name, site->since);
 	int r = stop != NULL ? sleep_with_stop(w, val, stop, d) : grace__os_wait(w, val, d);
 	grace__blocked_end();
 
@@ -244,18 +245,17 @@ static int wait_core(_Atomic uint32_t *w, uint32_t val, grace_stop *stop, int64_
 	return 0;
 }
 
-int grace__wait(_Atomic uint32_t *w, uint32_t val, grace_stop *stop, int64_t d, const char *op,
-                const char *name)
+int grace__wait(_Atomic uint32_t *w, uint32_t val, grace_stop *stop, int64_t d, struct grace__site *site)
 {
-	return wait_core(w, val, stop, d, op, name, 1);
+	return wait_core(w, val, stop, d, site, 1);
 }
 
-int grace__wait_nospin(_Atomic uint32_t *w, uint32_t val, grace_stop *stop, int64_t d, const char *op,
-                       const char *name)
+int grace__wait_nospin(_Atomic uint32_t *w, uint32_t val, grace_stop *stop, int64_t d,
+                       struct grace__site *site)
 {
 	/* One look at the stop before sleeping: sleep_with_stop re-checks it
 	 * atomically with going to sleep, so nothing is missed without a spin. */
 	if (grace_stop_requested(stop))
 		return -ECANCELED;
-	return wait_core(w, val, stop, d, op, name, 0);
+	return wait_core(w, val, stop, d, site, 0);
 }

@@ -4,6 +4,8 @@
  */
 #include "test.h"
 
+#include "internal.h"
+
 TEST(zeroed_and_static_are_clear)
 {
 	static grace_event s = GRACE_EVENT_INIT;
@@ -366,8 +368,53 @@ TEST(set_clear_storm)
 	ASSERT_GT(atomic_load(&s.sets), 0);
 }
 
+/* A spurious wake-up (a wake on the word with nothing changed) sends the
+ * waiter round its loop to sleep again; what it reports keeps the time the
+ * call first slept, so a report says how long the call has waited. */
+struct spurious {
+	grace_event ev;
+	grace_stop *stop;
+	struct grace__blocked rec;
+	int result;
+};
+
+static void *spurious_waiter(void *arg)
+{
+	struct spurious *sp = arg;
+	grace__self_blocked = &sp->rec;
+	sp->result = grace_event_wait(&sp->ev, sp->stop, GRACE_FOREVER);
+	grace__self_blocked = NULL;
+	return NULL;
+}
+
+TEST(spurious_wakeups_keep_the_time_the_call_began)
+{
+	struct spurious sp = {GRACE_EVENT_INIT, NULL, {0}, 1};
+	ASSERT_RC(grace_stop_new(&sp.stop, NULL), 0);
+	pthread_t t;
+	start_threads(&t, 1, spurious_waiter, &sp, 0);
+	const char *op = NULL, *name = NULL;
+	int64_t since0 = 0, since = 0;
+	WAIT_UNTIL((grace__blocked_read(&sp.rec, &op, &name, &since0), op != NULL));
+	ASSERT_STR_EQ(op, "event_wait");
+	uint32_t seq0 = atomic_load(&sp.rec.seq);
+	/* Wake until the waiter has slept again at least three times (each
+	 * sleep is two writes of the record: begin and end). */
+	WAIT_UNTIL((grace__os_wake(&sp.ev.word, INT32_MAX),
+	            grace__blocked_read(&sp.rec, &op, &name, &since),
+	            op != NULL && atomic_load(&sp.rec.seq) - seq0 >= 3 * 4));
+	ASSERT_STR_EQ(op, "event_wait");
+	ASSERT_EQ(since, since0);
+	ASSERT_EQ(sp.result, 1); /* still waiting: the wakes were spurious */
+	ASSERT_RC(grace_event_set(&sp.ev), 0);
+	join_threads(&t, 1);
+	ASSERT_RC(sp.result, 0);
+	ASSERT_RC(grace_stop_free(sp.stop), 0);
+}
+
 TEST_LIST(T(zeroed_and_static_are_clear), T(set_clear_is_set), T(wait_timeout_and_try),
           T(stop_already_requested_wins), T(misuse), T(destroy_with_waiter_is_busy), T(set_wakes_all_64),
           T(stop_cancels_all_64), T(child_stop_cancels_waiter),
           T(parent_request_cancels_64_child_waiters), T(child_callbacks_run_in_the_requester), T(deadline_while_waiting_with_stop),
-          T(set_clear_race_never_loses_a_wakeup), T(set_clear_storm))
+          T(set_clear_race_never_loses_a_wakeup), T(set_clear_storm),
+          T(spurious_wakeups_keep_the_time_the_call_began))
