@@ -160,6 +160,15 @@ void grace__blocked_end(void);
 /* Read a record consistently (from any thread). */
 void grace__blocked_read(struct grace__blocked *b, const char **op, const char **name, int64_t *since);
 
+/* What the record's thread is blocked in now, or NULL (tests wait on it). */
+static inline const char *grace__blocked_op(struct grace__blocked *b)
+{
+	const char *op, *name;
+	int64_t since;
+	grace__blocked_read(b, &op, &name, &since);
+	return op;
+}
+
 /* ---- queue (src/queue.c) ---- */
 
 

@@ -17,9 +17,10 @@
  * quarantine ring with the magic cleared, so that joining or abandoning a
  * handle again answers -EINVAL instead of reading freed memory.
  *
- * Lock order: a group's lock, then a thread's lock (which guards only its
- * group link), then stop locks; the registry lock is taken alone or under a
- * group's lock, never with a thread's lock.
+ * Lock order: a group's lock, then a thread's lock (which guards its group
+ * link, and under which RELEASED and ABANDONED are set), then stop locks;
+ * the registry lock is taken alone or under a group's lock, never with a
+ * thread's lock.
  */
 #include "internal.h"
 
@@ -80,6 +81,14 @@ static bool handle_live(const grace_thread *t)
 	                                         memory_order_acquire) == GRACE__THREAD_MAGIC;
 }
 
+/* A handle's magic is read without a lock by every call given a handle,
+ * and cleared when the state is freed: a call racing that free (a misuse
+ * the quarantine makes answer -EINVAL) reads one or the other value. */
+static void magic_clear(grace_thread *t)
+{
+	atomic_store_explicit(&t->magic, 0, memory_order_release);
+}
+
 static void registry_add(grace_thread *t)
 {
 	pthread_mutex_lock(&reg_lock);
@@ -103,6 +112,25 @@ static void registry_remove(grace_thread *t)
 	pthread_mutex_unlock(&reg_lock);
 }
 
+/* Called with t->lock held, which it unlocks: the thread's end (RELEASED)
+ * and the abandon (ABANDONED) each set their bit; whichever sees the other's
+ * frees the state. Setting the bit under the lock orders the two for
+ * valgrind's tools too (they cannot see the acq_rel RMW), and the unlock is
+ * the last touch of the state by the one that does not free it. */
+static uint32_t release_state(grace_thread *t, uint32_t bit)
+{
+	uint32_t old = atomic_fetch_or_explicit(&t->state, bit, memory_order_acq_rel);
+	pthread_mutex_unlock(&t->lock);
+	return old;
+}
+
+/* Out of line so that a valgrind suppression can name it: see
+ * tests/valgrind/grace.supp, thread-lock-destroy-after-other-unlock. */
+static __attribute__((noinline)) void lock_destroy(grace_thread *t)
+{
+	pthread_mutex_destroy(&t->lock);
+}
+
 /* Free a thread's state; its shell goes to the quarantine. */
 static void destroy(grace_thread *t)
 {
@@ -111,8 +139,8 @@ static void destroy(grace_thread *t)
 	(void)grace_stop_free(t->stop);
 	if (t->defers != t->inline_defers)
 		free(t->defers);
-	pthread_mutex_destroy(&t->lock);
-	atomic_store_explicit(&t->magic, 0, memory_order_release);
+	lock_destroy(t);
+	magic_clear(t);
 	unsigned i = atomic_fetch_add_explicit(&quarantine_pos, 1, memory_order_relaxed) % QUARANTINE;
 	free(atomic_exchange_explicit(&quarantine[i], t, memory_order_acq_rel));
 	/* Release: a test that sees the count drop also sees everything the
@@ -176,11 +204,10 @@ static void finish(grace_thread *t, int result)
 		grace__group_member_exited(t->group, t->result);
 		t->group = NULL;
 	}
-	pthread_mutex_unlock(&t->lock);
-
-	/* Acq_rel: pairs with the abandon's RMW, so whichever comes second
-	 * sees everything the other did before it frees the state. */
-	old = atomic_fetch_or_explicit(&t->state, GRACE__T_RELEASED, memory_order_acq_rel);
+	/* Under the lock, as the abandon's (see release_state): whichever
+	 * comes second sees everything the other did before it frees the
+	 * state, by the lock (which valgrind's tools see) as by the RMW. */
+	old = release_state(t, GRACE__T_RELEASED);
 	if (old & GRACE__T_ABANDONED)
 		destroy(t);
 }
@@ -336,13 +363,22 @@ static int claim(grace_thread *t, bool joining)
 	return 0;
 }
 
-void grace__thread_reap(grace_thread *t, int *result, int64_t *exit_ns)
+/* A joined thread's result and exit time, read after its pthread_join.
+ * Out of line so that a valgrind suppression can name these reads (see
+ * tests/valgrind/grace.supp: DRD can take a pthread_join for the wrong
+ * thread). */
+static __attribute__((noinline)) void joined_outcome(const grace_thread *t, int *result, int64_t *exit_ns)
 {
-	pthread_join(t->tid, NULL);
 	if (result != NULL)
 		*result = t->result;
 	if (exit_ns != NULL)
 		*exit_ns = t->exit_ns;
+}
+
+void grace__thread_reap(grace_thread *t, int *result, int64_t *exit_ns)
+{
+	pthread_join(t->tid, NULL);
+	joined_outcome(t, result, exit_ns);
 	destroy(t);
 }
 
@@ -360,8 +396,7 @@ int grace_thread_join(grace_thread *t, grace_deadline d, int *result)
 		grace__blocked_begin("thread_join", t->name, 0);
 		pthread_join(t->tid, NULL);
 		grace__blocked_end();
-		if (result != NULL)
-			*result = t->result;
+		joined_outcome(t, result, NULL);
 		destroy(t);
 		return 0;
 	}
@@ -387,16 +422,14 @@ int grace_thread_join(grace_thread *t, grace_deadline d, int *result)
 void grace__thread_release(grace_thread *t)
 {
 	detach_stop(t->stop);
+	pthread_detach(t->tid);
 	pthread_mutex_lock(&t->lock);
 	if (t->group != NULL) {
 		/* Not counted out yet: it leaves the running count now. */
 		grace__group_member_abandoned(t->group);
 		t->group = NULL;
 	}
-	pthread_mutex_unlock(&t->lock);
-	pthread_detach(t->tid);
-	/* Acq_rel: pairs with the thread's RELEASED RMW (see finish). */
-	uint32_t old = atomic_fetch_or_explicit(&t->state, GRACE__T_ABANDONED, memory_order_acq_rel);
+	uint32_t old = release_state(t, GRACE__T_ABANDONED);
 	if (old & GRACE__T_RELEASED)
 		destroy(t);
 }

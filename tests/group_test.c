@@ -225,7 +225,7 @@ static bool member_asleep(grace_group *g, const char *name)
 	pthread_mutex_lock(&g->lock);
 	for (grace_thread *t = g->head; t != NULL; t = t->gnext)
 		if (strcmp(t->name, name) == 0)
-			asleep = atomic_load(&t->blocked.op) != NULL;
+			asleep = grace__blocked_op(&t->blocked) != NULL;
 	pthread_mutex_unlock(&g->lock);
 	return asleep;
 }

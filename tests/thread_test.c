@@ -346,7 +346,7 @@ TEST(defer_lifo_on_every_way_out)
 		grace_thread *t;
 		ASSERT_RC(grace_thread_start(&t, "defer", defer_three_then, (void *)(intptr_t)how, NULL), 0);
 		if (how == 2) {
-			WAIT_UNTIL(t->blocked.op != NULL); /* asleep in grace_sleep */
+			WAIT_UNTIL(grace__blocked_op(&t->blocked) != NULL); /* asleep in grace_sleep */
 			ASSERT_RC(grace_thread_stop(t, 1), 1);
 		}
 		int result = 0;
@@ -436,7 +436,6 @@ TEST(defer_and_exit_outside_grace_thread)
 struct rec {
 	grace_event ev;
 	grace_event go;
-	atomic_int phase;
 	uint32_t seq_before, seq_after;
 };
 
@@ -447,7 +446,6 @@ static int wait_events(grace_stop *stop, void *arg)
 	r->seq_before = atomic_load(&grace__self_blocked->seq);
 	int rc = grace_event_wait(&r->go, stop, GRACE_FOREVER);
 	r->seq_after = atomic_load(&grace__self_blocked->seq);
-	atomic_store(&r->phase, 1);
 	if (rc != 0)
 		return rc;
 	return grace_event_wait(&r->ev, stop, GRACE_FOREVER);
@@ -461,9 +459,7 @@ TEST(blocked_record)
 	grace_thread *t;
 	int64_t t0 = grace_now();
 	ASSERT_RC(grace_thread_start(&t, "recorder", wait_events, &r, NULL), 0);
-	WAIT_UNTIL(atomic_load(&r.phase) == 1);
-	ASSERT_EQ(r.seq_after, r.seq_before);
-	WAIT_UNTIL(atomic_load(&t->blocked.op) != NULL);
+	WAIT_UNTIL(grace__blocked_op(&t->blocked) != NULL); /* in the second wait */
 	const char *op, *name;
 	int64_t since;
 	grace__blocked_read(&t->blocked, &op, &name, &since);
@@ -486,6 +482,7 @@ TEST(blocked_record)
 	int result = 0;
 	ASSERT_RC(grace_thread_join(t, GRACE_FOREVER, &result), 0);
 	ASSERT_RC(result, -ECANCELED);
+	ASSERT_EQ(r.seq_after, r.seq_before); /* read after the join, which orders them */
 }
 
 static int join_other(grace_stop *stop, void *arg)
@@ -500,7 +497,7 @@ TEST(join_records_and_print)
 	grace_thread *inner, *outer;
 	ASSERT_RC(grace_thread_start(&inner, "inner-with-a-name-longer-than-fifteen", ignore_stop, &b, NULL), 0);
 	ASSERT_RC(grace_thread_start(&outer, "outer", join_other, inner, NULL), 0);
-	WAIT_UNTIL(atomic_load(&outer->blocked.op) != NULL);
+	WAIT_UNTIL(grace__blocked_op(&outer->blocked) != NULL);
 	char *buf = NULL;
 	size_t len = 0;
 	FILE *f = open_memstream(&buf, &len);
