@@ -339,8 +339,10 @@ static void run_cb(void *arg)
 static void *register_main(void *arg)
 {
 	struct reg *r = arg;
+	/* Yield while waiting: under valgrind, which runs one thread at a
+	 * time, a bare spin holds the only CPU for its whole time slice. */
 	while (!atomic_load(r->go))
-		;
+		sched_yield();
 	for (int i = 0; i < REG_PER; i++)
 		grace_stop_on(r->s, &r->cbs[i], run_cb, &r->runs[i]);
 	return NULL;
