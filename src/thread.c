@@ -112,18 +112,6 @@ static void registry_remove(grace_thread *t)
 	pthread_mutex_unlock(&reg_lock);
 }
 
-/* Called with t->lock held, which it unlocks: the thread's end (RELEASED)
- * and the abandon (ABANDONED) each set their bit; whichever sees the other's
- * frees the state. Setting the bit under the lock orders the two for
- * valgrind's tools too (they cannot see the acq_rel RMW), and the unlock is
- * the last touch of the state by the one that does not free it. */
-static uint32_t release_state(grace_thread *t, uint32_t bit)
-{
-	uint32_t old = atomic_fetch_or_explicit(&t->state, bit, memory_order_acq_rel);
-	pthread_mutex_unlock(&t->lock);
-	return old;
-}
-
 /* Out of line so that a valgrind suppression can name it: see
  * tests/valgrind/grace.supp, thread-lock-destroy-after-other-unlock. */
 static __attribute__((noinline)) void lock_destroy(grace_thread *t)
@@ -204,10 +192,13 @@ static void finish(grace_thread *t, int result)
 		grace__group_member_exited(t->group, t->result);
 		t->group = NULL;
 	}
-	/* Under the lock, as the abandon's (see release_state): whichever
-	 * comes second sees everything the other did before it frees the
-	 * state, by the lock (which valgrind's tools see) as by the RMW. */
-	old = release_state(t, GRACE__T_RELEASED);
+	/* The thread's end sets RELEASED and the abandon ABANDONED, each
+	 * under the lock; whichever sees the other's bit frees the state. The
+	 * acq_rel RMW and the lock (which valgrind's tools see) both order
+	 * everything the first did before the free, and the first's unlock is
+	 * its last touch of the state. */
+	old = atomic_fetch_or_explicit(&t->state, GRACE__T_RELEASED, memory_order_acq_rel);
+	pthread_mutex_unlock(&t->lock);
 	if (old & GRACE__T_ABANDONED)
 		destroy(t);
 }
@@ -429,7 +420,9 @@ void grace__thread_release(grace_thread *t)
 		grace__group_member_abandoned(t->group);
 		t->group = NULL;
 	}
-	uint32_t old = release_state(t, GRACE__T_ABANDONED);
+	/* Under the lock, as the thread's RELEASED (see finish). */
+	uint32_t old = atomic_fetch_or_explicit(&t->state, GRACE__T_ABANDONED, memory_order_acq_rel);
+	pthread_mutex_unlock(&t->lock);
 	if (old & GRACE__T_RELEASED)
 		destroy(t);
 }

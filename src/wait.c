@@ -38,10 +38,10 @@
  * sets OTHERS with an RMW before it sleeps, ordered with the helper's RMW
  * of REQUESTED, so either the helper sees OTHERS and wakes, or the other's
  * sleep sees REQUESTED. A group's thread, alone on its stop, then makes no
- * system call for its own request. The
- * parent's request still returns with every child's flag set, and a child
- * with callbacks is left to the parent's requester, so they run in the
- * requesting thread and have all run when the parent's request returns.
+ * system call for its own request. The parent's request still returns with
+ * every child's flag set, and a child with callbacks is left to the
+ * parent's requester, so they run in the requesting thread and have all run
+ * when the parent's request returns.
  * The parent's word is read under the stop's lock: the link is cleared
  * under it (an abandoned thread's stop, thread.c) before the parent may be
  * freed. The sleep itself may outlast the parent; the kernel then reads a
