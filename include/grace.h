@@ -167,9 +167,9 @@ typedef struct grace_stop_cb {
 	void *arg;
 	struct grace_stop_cb *next, *prev;
 	grace_stop *stop;
-	bool *removed_while_running; /* private: set when fn removes its own record */
+	void *reserved_;
 	GRACE__ATOMIC(uint32_t) state;
-	uint32_t waiting_off;
+	uint32_t reserved2_;
 } grace_stop_cb;
 
 /* Register `fn(arg)` to run once when `s` is requested. If `s` already is,

@@ -48,15 +48,20 @@ void *grace__aligned_alloc(size_t align, size_t size);
 
 /* ---- stop (src/stop.c) ---- */
 
-/* Bits of grace_stop.flag.word. REQUESTED is the public bit 0; SLEEPERS is
- * set by a waiter before it sleeps on the word with futex_waitv, so that a
- * request knows whether the wake system call is needed; OTHERS is set too
- * once a thread other than the first sleeper (grace_stop.sleeper) has
- * announced itself, so that a waiter that requests its own stop knows
- * whether anyone else may sleep on it (see wait.c). */
+/* Bits of grace_stop.flag.word. REQUESTED is the public bit 0. SLEEPERS and
+ * OTHERS belong to the wait core (wait.c): a waiter sets SLEEPERS before it
+ * sleeps on the word, so that a request knows whether the wake system call
+ * is needed, and OTHERS once a thread other than the first sleeper
+ * (grace_stop.sleeper) has announced itself. FLAGGED, DONE and AWAITED
+ * belong to the request (stop.c): every descendant's flag is set; the
+ * request is over and never touches the stop again; someone sleeps on the
+ * word until one of those two. All three are set only after REQUESTED. */
 #define GRACE__STOP_REQUESTED 1u
 #define GRACE__STOP_SLEEPERS 2u
 #define GRACE__STOP_OTHERS 4u
+#define GRACE__STOP_FLAGGED 8u
+#define GRACE__STOP_DONE 16u
+#define GRACE__STOP_AWAITED 32u
 
 #define GRACE__STOP_MAGIC 0x53544f50u /* "STOP" */
 
@@ -64,16 +69,20 @@ struct grace_stop {
 	struct grace__stop_flag flag; /* must stay first: grace_stop_requested reads it */
 	uint32_t magic;
 	_Atomic int reason; /* written once, before REQUESTED (release) */
-	pthread_mutex_t lock; /* guards everything below */
+	pthread_mutex_t lock; /* guards cbs, kids, fds, fd_gen, pins */
 	grace_stop_cb *cbs;   /* registered callbacks, newest first */
-	pthread_t runner;     /* the thread running callbacks, when running */
-	bool running;
-	int fds[2]; /* grace_stop_fd, -1 until asked for */
-	_Atomic(grace_stop *) parent; /* cleared only under the lock (thread.c) */
-	grace_stop_cb parent_cb; /* our link in the parent's callbacks */
-	_Atomic int children;
+	grace_stop *kids;     /* children, newest first */
+	grace_stop *sib_next, *sib_prev; /* our link in the parent's kids, under its lock */
+	int fds[2];           /* grace_stop_fd, -1 until asked for */
+	unsigned fd_gen;      /* the fork generation that made fds (stop.c) */
+	unsigned pins;        /* signal routes to this stop: free answers -EBUSY */
+	_Atomic(grace_stop *) parent; /* cleared under the lock (wait.c reads it there) */
 	_Atomic uintptr_t sleeper; /* grace__self_id() of the thread that set SLEEPERS */
-	/* The deadline timer's list (src/stop.c), guarded by its lock. */
+	_Atomic uintptr_t claimer; /* grace__self_id() of the request's thread */
+	/* The request's own, from its claim to DONE (stop.c). */
+	grace_stop *wnext;
+	bool wcbs;
+	/* The deadline timer's (timer.c), guarded by its lock. */
 	int64_t deadline;
 	grace_stop *tnext, *tprev;
 	bool timed;
@@ -83,15 +92,50 @@ struct grace_stop {
 uintptr_t grace__stop_sleeper(grace_stop *s);
 void grace__stop_set_sleeper(grace_stop *s);
 
-/* A request that may carry grace's own (negative) reasons. */
+/* A request that may carry grace's own (negative) reasons, run wholly in the
+ * calling thread. 1 if it took effect, 0 if another request had. */
 int grace__stop_request(grace_stop *s, int reason);
 
+/* The same in two halves, for the deadline timer: begin claims the stop and
+ * sets every descendant's flag (false: another request had it); if
+ * callbacks remain to run, *out receives them for grace__stop_request_end,
+ * which runs them in any thread and frees *out (NULL: nothing to do). */
+struct grace__req;
+bool grace__stop_request_begin(grace_stop *s, int reason, struct grace__req **out);
+void grace__stop_request_end(struct grace__req *r);
+
+/* Finish the requests the calling thread is running callbacks of (called
+ * by grace_thread_exit, which may be called from inside one). */
+void grace__stop_finish_requests(void);
+
 /* Called with s->lock held by a waiter of s that found s's parent requested
- * before the parent's request reached s: if s has no callbacks (children
- * included) and no descriptor, so that a request of s is only its flag,
- * request s here with the parent's reason and answer true; otherwise answer
- * false and leave it to the parent's requester. See wait.c. */
+ * before the parent's request reached s: if a request of s is only its flag
+ * (no children, callbacks or descriptor), request s here with the parent's
+ * reason and answer true; otherwise answer false and leave it to the
+ * parent's requester. See wait.c. */
 bool grace__stop_help_locked(grace_stop *s);
+
+/* Cut the link from s to its parent once the parent is requested (s is
+ * then requested too), so that the parent can be freed while s lives on:
+ * an abandoned thread's stop (thread.c). */
+void grace__stop_detach(grace_stop *s);
+
+/* Count a signal route to s (+1, -1): grace_stop_free refuses a pinned stop. */
+int grace__stop_pin(grace_stop *s, int delta);
+
+/* ---- the deadline timer (src/timer.c) ---- */
+
+/* Arm (d) or disarm (GRACE_FOREVER) s's deadline; 0 or -EAGAIN. */
+int grace__timer_set(grace_stop *s, int64_t d);
+
+/* Disarm s's deadline; with `wait_firing`, also wait until the timer is no
+ * longer requesting s (grace_stop_free). */
+void grace__timer_remove(grace_stop *s, bool wait_firing);
+
+/* Start a background thread (the timer, a deadline's callbacks, the signal
+ * thread) with every signal blocked and the default stack: detached, or
+ * joinable into *joinable. 0 or -EAGAIN. */
+int grace__start_background(void *(*fn)(void *), void *arg, pthread_t *joinable);
 
 static inline bool grace__stop_live(const grace_stop *s)
 {

@@ -192,6 +192,7 @@ static void atfork_child(void)
 		atomic_store_explicit(&pipe_wr, -1, memory_order_seq_cst);
 		atomic_store_explicit(&inflight, 0, memory_order_seq_cst);
 		close(rt->wr);
+		grace__stop_pin(rt->stop, -1);
 		free_route(rt);
 		routed = NULL;
 	}
@@ -229,12 +230,7 @@ static int start_thread(struct route *rt)
 {
 	/* The thread takes no signals: their handlers run in the program's
 	 * threads and only feed the pipe. */
-	sigset_t all, old;
-	sigfillset(&all);
-	pthread_sigmask(SIG_SETMASK, &all, &old);
-	int r = pthread_create(&rt->thread, NULL, signal_main, rt);
-	pthread_sigmask(SIG_SETMASK, &old, NULL);
-	return r == 0 ? 0 : -EAGAIN;
+	return grace__start_background(signal_main, rt, &rt->thread);
 }
 
 int grace_signals_route(grace_stop *stop, const int *signals, size_t count)
@@ -311,6 +307,8 @@ int grace_signals_route(grace_stop *stop, const int *signals, size_t count)
 			return r;
 		}
 	}
+	/* The stop cannot be freed while routed (grace_stop_free: -EBUSY). */
+	grace__stop_pin(stop, 1);
 	routed = rt;
 	pthread_mutex_unlock(&lock);
 	return 0;
@@ -334,10 +332,14 @@ int grace_signals_unroute(void)
 		pthread_detach(rt->thread);
 	}
 	pthread_mutex_unlock(&lock);
+	grace_stop *stop = rt->stop;
 	if (!self) {
 		pthread_join(rt->thread, NULL);
 		free_route(rt);
 	}
+	/* The thread will not request the stop again (or, in the thread
+	 * itself, is requesting it now, which free waits out). */
+	grace__stop_pin(stop, -1);
 	return 0;
 }
 

@@ -1,30 +1,46 @@
 /*
- * stop.c - the stop: a request flag with a reason, children, callbacks, a
- * wake descriptor and a deadline.
+ * stop.c - the stop: a request flag with a reason, children, callbacks and a
+ * wake descriptor. The deadline timer is in timer.c; the wait core's side of
+ * the flag word (SLEEPERS, OTHERS, the helper) is told in wait.c.
  *
- * Design. The flag is bit 0 of the first word, so grace_stop_requested() is
- * one inline acquire load. A request first claims the reason with a
- * compare-and-swap (the one caller that wins answers 1), then sets the bit
- * with a release RMW that pairs with that acquire load, wakes sleepers in the
- * wait core if any announced themselves (wait.c explains the protocol), and
- * finally runs the callbacks in the requesting thread. Children are ordinary
- * callbacks on their parent that request the child with the parent's reason.
+ * A request runs in two phases, in the thread that claims it (the one whose
+ * compare-and-swap of the reason wins) and with bounded stack whatever the
+ * depth of the tree. Phase 1 sets the flag of the stop and of every
+ * descendant, wakes their sleepers and signals their descriptors; it runs no
+ * caller code, so it is short and never waits on a callback. It walks the
+ * tree through a list threaded through the stops it claims (`wnext`); a
+ * descendant claimed by a concurrent request is not walked again, but the
+ * walk waits for that request's own phase 1 (FLAGGED), so every request
+ * returns with every descendant requested. Phase 2 runs the callbacks,
+ * deepest stops first, so that a callback on a stop finds its descendants'
+ * requests over and may free them. Last, each stop is marked DONE: from then
+ * on the request never touches it again, and grace_stop_free, which waits
+ * for DONE, may free it; that is what makes the natural pattern safe (a
+ * worker woken by the request frees its stop at once). A request from the
+ * deadline timer runs phase 2 in a thread of its own (timer.c).
  *
  * Callbacks follow C++20 std::stop_callback: each runs once; grace_stop_off
- * waits for one running in another thread but returns at once when called
- * from inside it, and never holds the stop's lock while a callback runs, so
- * a callback may call back into any stop function.
+ * waits for one running in another thread and returns at once when called
+ * from inside it. A running callback is entered in a process-wide table of
+ * running callbacks (`running`, on the runner's stack, under `rlock`) so
+ * that off can wait for fn to return without touching the record or the
+ * stop afterwards: fn may free its own record once it has removed itself,
+ * and the stop may be gone by the time an owner calls off. Off-waiters queue
+ * a word of their own stack on the entry; the runner sets and wakes each
+ * when fn returns.
  *
- * Deadlines: one detached timer thread per process keeps the timed stops in
- * a list sorted by deadline and sleeps on a CLOCK_MONOTONIC condvar until
- * the earliest; with none it sleeps without a timeout (no idle wake-ups).
+ * grace_thread_exit from inside a callback finishes the requests of the
+ * calling thread first (the request's cursor is reachable from the thread,
+ * `tls_req`), so no request is left half-run.
  *
- * Lock order: a stop's lock is never held while another lock is taken, and
- * never while a callback runs; the timer lock is never held while a stop is
- * requested.
+ * Lock order: a stop's lock, then its children's locks one at a time (phase
+ * 1 holds a parent's lock while it waits for a child's FLAGGED, and that
+ * wait never needs a lock above the child), then `rlock`. No lock is held
+ * while a callback runs.
  */
 #include "internal.h"
 
+#include <limits.h>
 #include <signal.h>
 #include <stdlib.h>
 
@@ -32,16 +48,81 @@
 #define CB_IDLE 0u
 #define CB_REGISTERED 0x52454749u /* unlikely in garbage: catches double registration */
 #define CB_RUNNING 0x52554e4eu
+#define CB_SELFOFF 0x53454c46u /* fn removed its own record and may still run */
 #define CB_DONE 0x444f4e45u
 
-static void timer_remove(grace_stop *s, bool wait_firing);
+/* A callback running now, on the runner's stack, in the table under rlock. */
+struct offwait {
+	_Atomic uint32_t word; /* set to 1 (and woken) when fn has returned */
+	struct offwait *next;
+};
 
-/* A record's state is the one word grace_stop_off reads without the stop's
- * lock. Every store to it is a release and the lockless loads are acquires,
- * all through these two functions, kept out of line so that the valgrind
- * suppressions (tests/valgrind/grace.supp) can name exactly these accesses:
- * Helgrind and DRD do not model C11 atomics. A call costs a nanosecond on
- * paths that run callbacks or remove them, none of them hot. */
+struct running {
+	grace_stop_cb *cb;
+	uintptr_t runner; /* grace__self_id() of the thread running fn */
+	bool selfoff;     /* fn removed its record: the runner must not touch it */
+	struct offwait *waiters;
+	struct running *next, *prev;
+};
+
+/* A request's phase 2, in progress in this thread (see the top comment). */
+struct grace__req {
+	grace_stop *cur;       /* the stop whose callbacks run now, then through wnext */
+	struct running *run;   /* the callback running now, if any */
+	struct grace__req *outer;
+	bool any_cbs;          /* phase 1 saw callbacks somewhere */
+};
+
+static pthread_mutex_t rlock = PTHREAD_MUTEX_INITIALIZER;
+static struct running *rhead;
+static _Thread_local struct grace__req *tls_req;
+
+/* Bumped in a forked child: a descriptor made before belongs to the parent. */
+static _Atomic unsigned fork_gen;
+static pthread_once_t atfork_once = PTHREAD_ONCE_INIT;
+
+static void atfork_prepare(void)
+{
+	pthread_mutex_lock(&rlock);
+}
+
+static void atfork_parent(void)
+{
+	pthread_mutex_unlock(&rlock);
+}
+
+static void atfork_child(void)
+{
+	/* Only the calling thread exists here: keep its own entries. */
+	uintptr_t self = grace__self_id();
+	struct running *keep = NULL;
+	for (struct running *e = rhead, *next; e != NULL; e = next) {
+		next = e->next;
+		if (e->runner == self) {
+			e->prev = NULL;
+			e->next = keep;
+			if (keep != NULL)
+				keep->prev = e;
+			keep = e;
+		}
+	}
+	rhead = keep;
+	atomic_fetch_add_explicit(&fork_gen, 1, memory_order_relaxed);
+	pthread_mutex_unlock(&rlock);
+}
+
+static void atfork_register(void)
+{
+	/* Without it a forked child could signal its parent's descriptors;
+	 * nothing else depends on it, so a failure is not fatal. */
+	(void)pthread_atfork(atfork_prepare, atfork_parent, atfork_child);
+}
+
+/* A record's state is the one word read without a lock. Every store is a
+ * release and the lockless loads are acquires, all through these two
+ * functions, kept out of line so that the valgrind suppressions
+ * (tests/valgrind/grace.supp) can name exactly these accesses: Helgrind and
+ * DRD do not model C11 atomics. */
 static __attribute__((noinline)) uint32_t cb_state_acquire(grace_stop_cb *cb)
 {
 	return atomic_load_explicit(&cb->state, memory_order_acquire);
@@ -72,73 +153,51 @@ int grace_reason_signal(int reason)
 	return 0;
 }
 
-static void propagate(void *arg)
+/* ---- the progress bits: FLAGGED and DONE ---- */
+
+/* Set bits in the word (release: what the request did before is visible to
+ * whoever sees them) and wake whoever waits for them. After DONE the stop
+ * may be freed at once; the wake is then a system call on a stale address,
+ * which wakes no one or, at worst, makes another wait return spuriously. */
+static void set_bits(grace_stop *s, uint32_t bits)
 {
-	grace_stop *child = arg;
-	grace__stop_request(child, grace_stop_reason(child->parent));
+	uint32_t old = atomic_fetch_or_explicit(&s->flag.word, bits, memory_order_acq_rel);
+	if (old & GRACE__STOP_AWAITED)
+		grace__os_wake(&s->flag.word, INT32_MAX);
 }
 
-int grace_stop_new(grace_stop **out, grace_stop *parent)
+/* Wait until every bit of `bits` is set. Only ever called on a stop that is
+ * requested, whose claimer is bound to set them without waiting on us. */
+static void wait_bits(grace_stop *s, uint32_t bits)
 {
-	if (out == NULL || (parent != NULL && !grace__stop_live(parent)))
-		return -EINVAL;
-	grace_stop *s = grace__calloc(1, sizeof *s);
-	if (s == NULL)
-		return -ENOMEM;
-	if (pthread_mutex_init(&s->lock, NULL) != 0) {
-		free(s);
-		return -ENOMEM;
+	uint32_t v = atomic_load_explicit(&s->flag.word, memory_order_acquire);
+	while ((v & bits) != bits) {
+		if ((v & GRACE__STOP_AWAITED) == 0) {
+			/* An RMW, ordered with set_bits's: it sees AWAITED, or we
+			 * see its bits in the value our sleep compares. */
+			v = atomic_fetch_or_explicit(&s->flag.word, GRACE__STOP_AWAITED, memory_order_acq_rel) |
+			    GRACE__STOP_AWAITED;
+			continue;
+		}
+		grace__os_wait(&s->flag.word, v, INT64_MAX);
+		v = atomic_load_explicit(&s->flag.word, memory_order_acquire);
 	}
-	s->magic = GRACE__STOP_MAGIC;
-	s->fds[0] = s->fds[1] = -1;
-	s->deadline = GRACE_FOREVER;
-	if (parent != NULL) {
-		s->parent = parent;
-		atomic_fetch_add_explicit(&parent->children, 1, memory_order_relaxed);
-		grace_stop_on(parent, &s->parent_cb, propagate, s);
-	}
-	*out = s;
-	return 0;
 }
 
-int grace_stop_free(grace_stop *s)
-{
-	if (s == NULL)
-		return 0;
-	if (!grace__stop_live(s))
-		return -EINVAL;
-	if (atomic_load_explicit(&s->children, memory_order_acquire) != 0)
-		return -EBUSY;
-	pthread_mutex_lock(&s->lock);
-	bool busy = s->cbs != NULL;
-	pthread_mutex_unlock(&s->lock);
-	if (busy)
-		return -EBUSY;
-	timer_remove(s, true);
-	if (s->parent != NULL) {
-		/* Waits if the parent's request is propagating into us right now. */
-		grace_stop_off(&s->parent_cb);
-		atomic_fetch_sub_explicit(&s->parent->children, 1, memory_order_release);
-	}
-	grace__os_wakefd_close(s->fds);
-	s->magic = 0;
-	pthread_mutex_destroy(&s->lock);
-	free(s);
-	return 0;
-}
+/* ---- claiming: the reason, the flag, the sleepers ---- */
 
-/* The first half of a request: claim the reason, set the flag and wake the
- * wait core's sleepers. True for the one caller that wins; a loser returns
- * false once the flag is visible. `self`: the caller is a sleeper of s
- * itself (grace__stop_help_locked), so no wake is needed if it is the only
- * one that ever announced itself. */
+/* Claim the request of s: true for the one caller that wins the reason's
+ * compare-and-swap; a loser returns false once the flag is visible. The
+ * winner sets the flag and wakes the wait core's sleepers (wait.c tells the
+ * protocol). `self`: the caller is a sleeper of s itself
+ * (grace__stop_help_locked), so no wake is needed if it is the only one
+ * that ever announced itself. */
 static bool claim(grace_stop *s, int reason, bool self)
 {
 	int expected = 0;
 	if (!atomic_compare_exchange_strong_explicit(&s->reason, &expected, reason, memory_order_relaxed,
 	                                             memory_order_relaxed)) {
-		/* Lost: the winner sets the flag right after its CAS. Wait for it
-		 * so that every request returns with the flag visible. */
+		/* Lost: the winner sets the flag right after its CAS. */
 		while ((atomic_load_explicit(&s->flag.word, memory_order_acquire) & GRACE__STOP_REQUESTED) == 0)
 			grace__os_pause();
 		return false;
@@ -146,69 +205,235 @@ static bool claim(grace_stop *s, int reason, bool self)
 	/* Release: pairs with grace_stop_requested's acquire (the reason is
 	 * visible). Seq_cst RMW: ordered against a waiter's SLEEPERS RMW. */
 	uint32_t old = atomic_fetch_or_explicit(&s->flag.word, GRACE__STOP_REQUESTED, memory_order_seq_cst);
+	atomic_store_explicit(&s->claimer, grace__self_id(), memory_order_relaxed);
 	/* Any other sleeper set OTHERS with an RMW before it slept, ordered
 	 * with ours: we see it, or its sleep sees REQUESTED (wait.c). */
-	bool alone = self && (old & GRACE__STOP_OTHERS) == 0 &&
-	             grace__stop_sleeper(s) == grace__self_id();
+	bool alone = self && (old & GRACE__STOP_OTHERS) == 0 && grace__stop_sleeper(s) == grace__self_id();
 	if ((old & GRACE__STOP_SLEEPERS) && !alone)
 		grace__os_wake(&s->flag.word, INT32_MAX);
 	return true;
 }
 
+/* Signal the stop's descriptor, made in this process (lock held). A
+ * descriptor inherited through fork() is the parent's: closed, not
+ * signalled; grace_stop_fd makes the child its own. */
+static void signal_fd_locked(grace_stop *s)
+{
+	if (s->fds[0] < 0)
+		return;
+	if (s->fd_gen == atomic_load_explicit(&fork_gen, memory_order_relaxed))
+		grace__os_wakefd_signal(s->fds);
+	else
+		grace__os_wakefd_close(s->fds);
+}
+
 bool grace__stop_help_locked(grace_stop *s)
 {
-	/* The second half of a request (descriptor, callbacks, children) has
-	 * nothing to do, and nothing can be added before the flag is set:
-	 * grace_stop_on and grace_stop_fd take the lock we hold. */
-	if (s->cbs != NULL || s->fds[0] >= 0)
+	/* Phase 1 and 2 have nothing to do (no children, callbacks or
+	 * descriptor), and nothing can be added before the flag is set:
+	 * grace_stop_on, grace_stop_new and grace_stop_fd take the lock we
+	 * hold. A loser leaves the bits to the winner. */
+	if (s->cbs != NULL || s->kids != NULL || s->fds[0] >= 0)
 		return false;
-	claim(s, grace_stop_reason(s->parent), true);
+	if (claim(s, grace_stop_reason(s->parent), true))
+		set_bits(s, GRACE__STOP_FLAGGED | GRACE__STOP_DONE);
 	return true;
+}
+
+/* ---- the request ---- */
+
+/* Phase 1 from `s`, which the caller has claimed. */
+static void flag_tree(grace_stop *s, struct grace__req *r)
+{
+	grace_stop *tail = s;
+	bool any = false;
+	s->wnext = NULL;
+	for (grace_stop *x = s; x != NULL; x = x->wnext) {
+		pthread_mutex_lock(&x->lock);
+		signal_fd_locked(x);
+		int reason = atomic_load_explicit(&x->reason, memory_order_relaxed);
+		for (grace_stop *k = x->kids; k != NULL; k = k->sib_next) {
+			if (claim(k, reason, false)) {
+				k->wnext = NULL;
+				tail->wnext = k;
+				tail = k;
+			} else {
+				/* Another request has it: wait for its phase 1. Under
+				 * x's lock, which keeps k linked and so alive. */
+				wait_bits(k, GRACE__STOP_FLAGGED);
+			}
+		}
+		/* Exact: once the flag is set, grace_stop_on runs fn itself. */
+		x->wcbs = x->cbs != NULL;
+		any |= x->wcbs;
+		pthread_mutex_unlock(&x->lock);
+	}
+	r->any_cbs = any;
+	if (s->wnext == NULL && !any) {
+		/* The common case: one stop, nothing to run. */
+		set_bits(s, GRACE__STOP_FLAGGED | GRACE__STOP_DONE);
+		r->cur = NULL;
+		return;
+	}
+	/* Every descendant is flagged: say so, and turn the list round so
+	 * that phase 2 runs the deepest stops first. */
+	grace_stop *rev = NULL;
+	for (grace_stop *x = s, *next; x != NULL; x = next) {
+		next = x->wnext;
+		set_bits(x, GRACE__STOP_FLAGGED);
+		x->wnext = rev;
+		rev = x;
+	}
+	r->cur = rev;
+}
+
+static struct running *running_find_locked(grace_stop_cb *cb)
+{
+	for (struct running *e = rhead; e != NULL; e = e->next)
+		if (e->cb == cb)
+			return e;
+	return NULL;
+}
+
+/* Enter a callback in the table of running ones, state RUNNING. */
+static void run_begin(struct running *e, grace_stop_cb *cb)
+{
+	e->cb = cb;
+	e->runner = grace__self_id();
+	e->selfoff = false;
+	e->waiters = NULL;
+	e->prev = NULL;
+	pthread_mutex_lock(&rlock);
+	e->next = rhead;
+	if (rhead != NULL)
+		rhead->prev = e;
+	rhead = e;
+	cb_state_release(cb, CB_RUNNING);
+	pthread_mutex_unlock(&rlock);
+}
+
+/* fn has returned (or left through grace_thread_exit): publish DONE unless
+ * fn removed its record, and release the off-waiters. Under rlock, which an
+ * off-waiter takes once more before it returns, so its word outlives the
+ * wake. */
+static void run_end(struct running *e)
+{
+	pthread_mutex_lock(&rlock);
+	if (e->prev != NULL)
+		e->prev->next = e->next;
+	else
+		rhead = e->next;
+	if (e->next != NULL)
+		e->next->prev = e->prev;
+	if (!e->selfoff)
+		cb_state_release(e->cb, CB_DONE);
+	for (struct offwait *w = e->waiters; w != NULL; w = w->next) {
+		atomic_store_explicit(&w->word, 1, memory_order_release);
+		grace__os_wake(&w->word, INT32_MAX);
+	}
+	pthread_mutex_unlock(&rlock);
+}
+
+/* Phase 2: run the callbacks of r's stops, deepest first, and mark each
+ * DONE. Resumable: grace_thread_exit from a callback continues it. */
+static void run_callbacks(struct grace__req *r)
+{
+	while (r->cur != NULL) {
+		grace_stop *x = r->cur;
+		if (x->wcbs) {
+			pthread_mutex_lock(&x->lock);
+			grace_stop_cb *cb;
+			while ((cb = x->cbs) != NULL) {
+				x->cbs = cb->next;
+				if (x->cbs != NULL)
+					x->cbs->prev = NULL;
+				void (*fn)(void *) = cb->fn;
+				void *arg = cb->arg;
+				struct running e;
+				run_begin(&e, cb);
+				r->run = &e;
+				pthread_mutex_unlock(&x->lock);
+				fn(arg);
+				r->run = NULL;
+				run_end(&e);
+				pthread_mutex_lock(&x->lock);
+			}
+			pthread_mutex_unlock(&x->lock);
+		}
+		/* Read before DONE: after it the stop may be freed. */
+		r->cur = x->wnext;
+		set_bits(x, GRACE__STOP_DONE);
+	}
+}
+
+bool grace__stop_request_begin(grace_stop *s, int reason, struct grace__req **out)
+{
+	if (!claim(s, reason, false))
+		return false;
+	struct grace__req *r = NULL;
+	struct grace__req tmp = {0};
+	flag_tree(s, &tmp);
+	if (tmp.cur != NULL && !tmp.any_cbs) {
+		run_callbacks(&tmp); /* none to run: only the DONE bits */
+	} else if (tmp.cur != NULL) {
+		r = grace__malloc(sizeof *r);
+		if (r == NULL) {
+			/* Run it here, then: late, but never lost. */
+			tmp.run = NULL;
+			tmp.outer = tls_req;
+			tls_req = &tmp;
+			run_callbacks(&tmp);
+			tls_req = tmp.outer;
+		} else {
+			*r = tmp;
+			r->run = NULL;
+		}
+	}
+	*out = r;
+	return true;
+}
+
+void grace__stop_request_end(struct grace__req *r)
+{
+	if (r == NULL)
+		return;
+	r->outer = tls_req;
+	tls_req = r;
+	run_callbacks(r);
+	tls_req = r->outer;
+	free(r);
 }
 
 int grace__stop_request(grace_stop *s, int reason)
 {
-	if (!claim(s, reason, false))
+	if (!claim(s, reason, false)) {
+		/* Every request returns with every descendant requested. */
+		wait_bits(s, GRACE__STOP_FLAGGED);
 		return 0;
-
-	pthread_mutex_lock(&s->lock);
-	if (s->fds[0] >= 0)
-		grace__os_wakefd_signal(s->fds);
-	s->running = true;
-	s->runner = pthread_self();
-	grace_stop_cb *cb;
-	while ((cb = s->cbs) != NULL) {
-		s->cbs = cb->next;
-		if (s->cbs != NULL)
-			s->cbs->prev = NULL;
-		bool removed = false;
-		cb->removed_while_running = &removed;
-		cb_state_release(cb, CB_RUNNING);
-		pthread_mutex_unlock(&s->lock);
-		cb->fn(cb->arg);
-		pthread_mutex_lock(&s->lock);
-		if (!removed) {
-			/* fn did not remove its own record: it is still ours, but
-			 * only until CB_DONE is visible. grace_stop_off reads the
-			 * state without the lock and, seeing CB_DONE, lets its
-			 * caller free the record at once, so read waiting_off
-			 * before the store and touch nothing of the record after
-			 * it but the wake below. waiting_off is written only under
-			 * the lock we hold, so it cannot change in between. */
-			cb->removed_while_running = NULL;
-			bool off_waits = cb->waiting_off != 0;
-			cb_state_release(cb, CB_DONE);
-			if (off_waits) {
-				/* Under the lock: the off-waiter takes the lock once
-				 * more before it returns, so the record outlives the
-				 * wake. */
-				grace__os_wake(&cb->state, INT32_MAX);
-			}
-		}
 	}
-	s->running = false;
-	pthread_mutex_unlock(&s->lock);
+	struct grace__req r = {0};
+	flag_tree(s, &r);
+	if (r.cur != NULL) {
+		r.outer = tls_req;
+		tls_req = &r;
+		run_callbacks(&r);
+		tls_req = r.outer;
+	}
 	return 1;
+}
+
+void grace__stop_finish_requests(void)
+{
+	struct grace__req *r;
+	while ((r = tls_req) != NULL) {
+		if (r->run != NULL) {
+			struct running *e = r->run;
+			r->run = NULL;
+			run_end(e);
+		}
+		run_callbacks(r);
+		tls_req = r->outer;
+	}
 }
 
 int grace_stop_request(grace_stop *s, int reason)
@@ -225,24 +450,160 @@ int grace_stop_reason(const grace_stop *s)
 	return atomic_load_explicit(&((grace_stop *)(uintptr_t)s)->reason, memory_order_relaxed);
 }
 
+/* ---- creation, the parent link, freeing ---- */
+
+int grace_stop_new(grace_stop **out, grace_stop *parent)
+{
+	if (out == NULL || (parent != NULL && !grace__stop_live(parent)))
+		return -EINVAL;
+	pthread_once(&atfork_once, atfork_register);
+	grace_stop *s = grace__calloc(1, sizeof *s);
+	if (s == NULL)
+		return -ENOMEM;
+	if (pthread_mutex_init(&s->lock, NULL) != 0) {
+		free(s);
+		return -ENOMEM;
+	}
+	s->magic = GRACE__STOP_MAGIC;
+	s->fds[0] = s->fds[1] = -1;
+	s->deadline = GRACE_FOREVER;
+	if (parent != NULL) {
+		atomic_store_explicit(&s->parent, parent, memory_order_relaxed);
+		pthread_mutex_lock(&parent->lock);
+		if (atomic_load_explicit(&parent->flag.word, memory_order_relaxed) & GRACE__STOP_REQUESTED) {
+			/* Phase 1 of the parent is past its children (it sets the
+			 * flag before it takes this lock): start requested. */
+			claim(s, grace_stop_reason(parent), false);
+			set_bits(s, GRACE__STOP_FLAGGED | GRACE__STOP_DONE);
+		}
+		s->sib_prev = NULL;
+		s->sib_next = parent->kids;
+		if (parent->kids != NULL)
+			parent->kids->sib_prev = s;
+		parent->kids = s;
+		pthread_mutex_unlock(&parent->lock);
+	}
+	*out = s;
+	return 0;
+}
+
+/* Take s out of its parent's children, so that no request of the parent
+ * reaches it any more; the parent may then be freed. */
+static void unlink_parent(grace_stop *s)
+{
+	grace_stop *p = atomic_load_explicit(&s->parent, memory_order_relaxed);
+	if (p == NULL)
+		return;
+	pthread_mutex_lock(&p->lock);
+	if (s->sib_prev != NULL)
+		s->sib_prev->sib_next = s->sib_next;
+	else
+		p->kids = s->sib_next;
+	if (s->sib_next != NULL)
+		s->sib_next->sib_prev = s->sib_prev;
+	s->sib_next = s->sib_prev = NULL;
+	pthread_mutex_unlock(&p->lock);
+	/* Under s's lock: a waiter of s reads the parent under it (wait.c). */
+	pthread_mutex_lock(&s->lock);
+	atomic_store_explicit(&s->parent, NULL, memory_order_relaxed);
+	pthread_mutex_unlock(&s->lock);
+}
+
+void grace__stop_detach(grace_stop *s)
+{
+	grace_stop *p = atomic_load_explicit(&s->parent, memory_order_relaxed);
+	if (p == NULL || !grace_stop_requested(p))
+		return;
+	int reason = grace_stop_reason(p);
+	unlink_parent(s);
+	/* The parent's phase 1 had reached s (it is requested), or never will:
+	 * do its work here. */
+	grace__stop_request(s, reason);
+}
+
+int grace__stop_pin(grace_stop *s, int delta)
+{
+	if (!grace__stop_live(s))
+		return -EINVAL;
+	pthread_mutex_lock(&s->lock);
+	s->pins += delta;
+	pthread_mutex_unlock(&s->lock);
+	return 0;
+}
+
+int grace_stop_free(grace_stop *s)
+{
+	if (s == NULL)
+		return 0;
+	if (!grace__stop_live(s))
+		return -EINVAL;
+	pthread_mutex_lock(&s->lock);
+	uint32_t w = atomic_load_explicit(&s->flag.word, memory_order_acquire);
+	bool requested = (w & GRACE__STOP_REQUESTED) != 0;
+	/* Callbacks of a requested stop are its request's to run, not ours. */
+	bool busy = s->kids != NULL || s->pins != 0 || (!requested && s->cbs != NULL);
+	/* Freed from inside its own request (a callback): the request would
+	 * touch it afterwards. */
+	if (requested && (w & GRACE__STOP_DONE) == 0 &&
+	    atomic_load_explicit(&s->claimer, memory_order_relaxed) == grace__self_id())
+		busy = true;
+	pthread_mutex_unlock(&s->lock);
+	if (busy)
+		return -EBUSY;
+	grace__timer_remove(s, true);
+	unlink_parent(s);
+	/* Requested (before, or by the parent until the unlink): wait for the
+	 * request to be over. Nothing new can claim s now (its parent no
+	 * longer sees it) but its owner's own calls. */
+	if (atomic_load_explicit(&s->flag.word, memory_order_acquire) & GRACE__STOP_REQUESTED)
+		wait_bits(s, GRACE__STOP_DONE);
+	grace__os_wakefd_close(s->fds);
+	s->magic = 0;
+	pthread_mutex_destroy(&s->lock);
+	free(s);
+	return 0;
+}
+
+/* ---- callbacks ---- */
+
+/* Run fn for a record registered on a stop already requested, in the
+ * caller, with the same guarantees as a request's run. */
+static void run_now(grace_stop_cb *cb, void (*fn)(void *), void *arg)
+{
+	struct running e;
+	run_begin(&e, cb);
+	struct grace__req r = {.cur = NULL, .run = &e, .outer = tls_req};
+	tls_req = &r;
+	fn(arg);
+	tls_req = r.outer;
+	run_end(&e);
+}
+
 int grace_stop_on(grace_stop *s, grace_stop_cb *cb, void (*fn)(void *arg), void *arg)
 {
 	if (!grace__stop_live(s) || cb == NULL || fn == NULL)
 		return -EINVAL;
-	if (atomic_load_explicit(&cb->state, memory_order_relaxed) == CB_REGISTERED)
+	uint32_t st = atomic_load_explicit(&cb->state, memory_order_relaxed);
+	if (st == CB_REGISTERED)
 		return -EINVAL;
+	if (st == CB_RUNNING || st == CB_SELFOFF) {
+		/* Its fn is running: refused, unless fn itself removed the
+		 * record first (it is then fn's to use again). */
+		pthread_mutex_lock(&rlock);
+		struct running *e = running_find_locked(cb);
+		bool busy = e != NULL && !(e->selfoff && e->runner == grace__self_id());
+		pthread_mutex_unlock(&rlock);
+		if (busy)
+			return -EBUSY;
+	}
 	cb->fn = fn;
 	cb->arg = arg;
 	cb->stop = s;
-	cb->removed_while_running = NULL;
-	cb->waiting_off = 0;
 	pthread_mutex_lock(&s->lock);
 	if (atomic_load_explicit(&s->flag.word, memory_order_relaxed) & GRACE__STOP_REQUESTED) {
-		/* The request has set the flag, so it will not look at this
-		 * record: run it here, exactly once. */
+		/* Phase 1 has looked at the callbacks already: run it here. */
 		pthread_mutex_unlock(&s->lock);
-		cb_state_release(cb, CB_DONE);
-		fn(arg);
+		run_now(cb, fn, arg);
 		return 1;
 	}
 	cb->prev = NULL;
@@ -260,46 +621,59 @@ static int cb_off(grace_stop_cb *cb, bool wait)
 	if (cb == NULL)
 		return -EINVAL;
 	uint32_t st = cb_state_acquire(cb);
-	if (st != CB_REGISTERED && st != CB_RUNNING)
-		return 0; /* never registered, or done */
-	grace_stop *s = cb->stop;
-	pthread_mutex_lock(&s->lock);
-	st = atomic_load_explicit(&cb->state, memory_order_relaxed);
 	if (st == CB_REGISTERED) {
-		if (cb->prev != NULL)
-			cb->prev->next = cb->next;
-		else
-			s->cbs = cb->next;
-		if (cb->next != NULL)
-			cb->next->prev = cb->prev;
-		cb_state_release(cb, CB_IDLE);
-		pthread_mutex_unlock(&s->lock);
-		return 1;
+		/* Registered: its stop is alive (free refuses it). */
+		grace_stop *s = cb->stop;
+		pthread_mutex_lock(&s->lock);
+		if (atomic_load_explicit(&cb->state, memory_order_relaxed) == CB_REGISTERED) {
+			if (cb->prev != NULL)
+				cb->prev->next = cb->next;
+			else
+				s->cbs = cb->next;
+			if (cb->next != NULL)
+				cb->next->prev = cb->prev;
+			cb_state_release(cb, CB_IDLE);
+			pthread_mutex_unlock(&s->lock);
+			return 1;
+		}
+		pthread_mutex_unlock(&s->lock); /* a request took it: see below */
+	} else if (st != CB_RUNNING && st != CB_SELFOFF) {
+		return 0; /* never registered, removed, or run */
 	}
-	if (st != CB_RUNNING) {
-		pthread_mutex_unlock(&s->lock);
+	/* Running (or removed by fn, which may still run): the table says. The
+	 * stop is not touched: it may be gone. */
+	pthread_mutex_lock(&rlock);
+	st = atomic_load_explicit(&cb->state, memory_order_relaxed);
+	struct running *e = NULL;
+	if (st == CB_RUNNING || st == CB_SELFOFF)
+		e = running_find_locked(cb);
+	if (e == NULL) {
+		if (st == CB_SELFOFF)
+			cb_state_release(cb, CB_IDLE); /* fn has returned since */
+		pthread_mutex_unlock(&rlock);
 		return 0;
 	}
-	if (s->running && pthread_equal(s->runner, pthread_self())) {
+	if (e->runner == grace__self_id()) {
 		/* From inside fn: the runner must not touch the record again. */
-		*cb->removed_while_running = true;
-		cb_state_release(cb, CB_IDLE);
-		pthread_mutex_unlock(&s->lock);
+		e->selfoff = true;
+		cb_state_release(cb, CB_SELFOFF);
+		pthread_mutex_unlock(&rlock);
 		return 0;
 	}
 	if (!wait) {
-		pthread_mutex_unlock(&s->lock);
+		pthread_mutex_unlock(&rlock);
 		return -EBUSY;
 	}
-	cb->waiting_off = 1;
-	pthread_mutex_unlock(&s->lock);
-	/* Acquire: pairs with the runner's release store of CB_DONE. */
-	while (cb_state_acquire(cb) == CB_RUNNING)
-		grace__os_wait(&cb->state, CB_RUNNING, INT64_MAX);
-	/* Let the runner finish its wake under the lock before the record may
-	 * be freed by our caller. */
-	pthread_mutex_lock(&s->lock);
-	pthread_mutex_unlock(&s->lock);
+	struct offwait w = {.next = e->waiters};
+	atomic_init(&w.word, 0);
+	e->waiters = &w;
+	pthread_mutex_unlock(&rlock);
+	/* Acquire: pairs with run_end's release (fn's effects are visible). */
+	while (atomic_load_explicit(&w.word, memory_order_acquire) == 0)
+		grace__os_wait(&w.word, 0, INT64_MAX);
+	/* The runner wakes us under rlock: once we hold it, it is done with w. */
+	pthread_mutex_lock(&rlock);
+	pthread_mutex_unlock(&rlock);
 	return 0;
 }
 
@@ -313,18 +687,24 @@ int grace_stop_try_off(grace_stop_cb *cb)
 	return cb_off(cb, false);
 }
 
+/* ---- the wake descriptor ---- */
+
 int grace_stop_fd(grace_stop *s)
 {
 	if (!grace__stop_live(s))
 		return -EINVAL;
 	pthread_mutex_lock(&s->lock);
+	unsigned gen = atomic_load_explicit(&fork_gen, memory_order_relaxed);
+	if (s->fds[0] >= 0 && s->fd_gen != gen)
+		grace__os_wakefd_close(s->fds); /* the parent's, inherited through fork() */
 	if (s->fds[0] < 0) {
 		int r = grace__os_wakefd_open(s->fds);
 		if (r < 0) {
 			pthread_mutex_unlock(&s->lock);
 			return r;
 		}
-		/* The request signals under this lock once REQUESTED is set; if it
+		s->fd_gen = gen;
+		/* Phase 1 signals under this lock once REQUESTED is set; if it
 		 * is set already, it may have looked before the descriptor existed. */
 		if (atomic_load_explicit(&s->flag.word, memory_order_relaxed) & GRACE__STOP_REQUESTED)
 			grace__os_wakefd_signal(s->fds);
@@ -332,134 +712,4 @@ int grace_stop_fd(grace_stop *s)
 	int fd = s->fds[0];
 	pthread_mutex_unlock(&s->lock);
 	return fd;
-}
-
-/* ---- the deadline timer ---- */
-
-static pthread_mutex_t tlock = PTHREAD_MUTEX_INITIALIZER;
-static pthread_cond_t tcond;
-static bool tstarted;
-static grace_stop *thead;   /* sorted by deadline, earliest first */
-static grace_stop *tfiring; /* the stop being requested by the timer */
-
-static void unlink_timed_locked(grace_stop *s)
-{
-	if (!s->timed)
-		return;
-	if (s->tprev != NULL)
-		s->tprev->tnext = s->tnext;
-	else
-		thead = s->tnext;
-	if (s->tnext != NULL)
-		s->tnext->tprev = s->tprev;
-	s->tnext = s->tprev = NULL;
-	s->timed = false;
-}
-
-static void *timer_main(void *arg)
-{
-	(void)arg;
-	pthread_mutex_lock(&tlock);
-	for (;;) {
-		grace_stop *s = thead;
-		if (s == NULL) {
-			pthread_cond_wait(&tcond, &tlock);
-			continue;
-		}
-		if (s->deadline > grace__os_now()) {
-			struct timespec ts = {.tv_sec = s->deadline / 1000000000,
-			                      .tv_nsec = s->deadline % 1000000000};
-			pthread_cond_timedwait(&tcond, &tlock, &ts);
-			continue;
-		}
-		unlink_timed_locked(s);
-		tfiring = s;
-		pthread_mutex_unlock(&tlock);
-		grace__stop_request(s, GRACE_REASON_DEADLINE);
-		pthread_mutex_lock(&tlock);
-		tfiring = NULL;
-		pthread_cond_broadcast(&tcond);
-	}
-	return NULL;
-}
-
-static int timer_start_locked(void)
-{
-	if (tstarted)
-		return 0;
-	pthread_condattr_t ca;
-	pthread_condattr_init(&ca);
-	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
-	pthread_cond_init(&tcond, &ca);
-	pthread_condattr_destroy(&ca);
-
-	/* The timer thread takes no signals: they belong to the program. */
-	sigset_t all, old;
-	sigfillset(&all);
-	pthread_sigmask(SIG_SETMASK, &all, &old);
-	pthread_attr_t a;
-	pthread_attr_init(&a);
-	pthread_attr_setdetachstate(&a, PTHREAD_CREATE_DETACHED);
-	pthread_attr_setstacksize(&a, 64 * 1024);
-	pthread_t t;
-	int r = pthread_create(&t, &a, timer_main, NULL);
-	pthread_attr_destroy(&a);
-	pthread_sigmask(SIG_SETMASK, &old, NULL);
-	if (r != 0) {
-		pthread_cond_destroy(&tcond);
-		return -EAGAIN;
-	}
-	tstarted = true;
-	return 0;
-}
-
-static void timer_remove(grace_stop *s, bool wait_firing)
-{
-	pthread_mutex_lock(&tlock);
-	unlink_timed_locked(s);
-	s->deadline = GRACE_FOREVER;
-	while (wait_firing && tfiring == s)
-		pthread_cond_wait(&tcond, &tlock);
-	pthread_mutex_unlock(&tlock);
-}
-
-int grace_stop_set_deadline(grace_stop *s, grace_deadline d)
-{
-	if (!grace__stop_live(s))
-		return -EINVAL;
-	if (grace_stop_requested(s))
-		return 0;
-	if (d == GRACE_FOREVER) {
-		timer_remove(s, false);
-		return 0;
-	}
-	if (d <= grace__os_now()) {
-		timer_remove(s, false);
-		grace__stop_request(s, GRACE_REASON_DEADLINE);
-		return 0;
-	}
-	pthread_mutex_lock(&tlock);
-	int r = timer_start_locked();
-	if (r == 0) {
-		unlink_timed_locked(s);
-		s->deadline = d;
-		grace_stop *prev = NULL, *it = thead;
-		while (it != NULL && it->deadline <= d) {
-			prev = it;
-			it = it->tnext;
-		}
-		s->tprev = prev;
-		s->tnext = it;
-		if (prev != NULL)
-			prev->tnext = s;
-		else
-			thead = s;
-		if (it != NULL)
-			it->tprev = s;
-		s->timed = true;
-		if (thead == s)
-			pthread_cond_broadcast(&tcond);
-	}
-	pthread_mutex_unlock(&tlock);
-	return r;
 }

@@ -136,25 +136,6 @@ static void destroy(grace_thread *t)
 	atomic_fetch_sub_explicit(&grace__thread_states, 1, memory_order_release);
 }
 
-/* Cut the link from a thread's stop to its parent once the parent has been
- * requested (nothing is left to propagate), so that the parent can be freed
- * while the abandoned thread still runs. */
-static void detach_stop(grace_stop *s)
-{
-	grace_stop *p = s->parent;
-	if (p == NULL || !grace_stop_requested(p))
-		return;
-	/* Waits for the propagation if it is running; if it had not run yet,
-	 * do its work here. */
-	if (grace_stop_off(&s->parent_cb) == 1)
-		grace__stop_request(s, grace_stop_reason(p));
-	/* Under the lock: a waiter of s reads the parent under it (wait.c). */
-	pthread_mutex_lock(&s->lock);
-	s->parent = NULL;
-	pthread_mutex_unlock(&s->lock);
-	atomic_fetch_sub_explicit(&p->children, 1, memory_order_release);
-}
-
 /* The thread's way out: handlers, then the bookkeeping, exactly once. A
  * handler that calls grace_thread_exit re-enters here, runs the remaining
  * handlers and never comes back, so each handler runs once. */
@@ -412,7 +393,10 @@ int grace_thread_join(grace_thread *t, grace_deadline d, int *result)
 
 void grace__thread_release(grace_thread *t)
 {
-	detach_stop(t->stop);
+	/* Cut the link from the thread's stop to its parent once the parent
+	 * has been requested, so that the parent can be freed while the
+	 * abandoned thread still runs. */
+	grace__stop_detach(t->stop);
 	pthread_detach(t->tid);
 	pthread_mutex_lock(&t->lock);
 	if (t->group != NULL) {
@@ -438,6 +422,8 @@ int grace_thread_abandon(grace_thread *t)
 
 _Noreturn void grace_thread_exit(int result)
 {
+	/* From inside a stop callback: finish the request first. */
+	grace__stop_finish_requests();
 	grace_thread *t = tls_self;
 	if (t != NULL)
 		finish(t, result);

@@ -105,6 +105,27 @@ TEST(route_twice_is_ebusy)
 	ASSERT_RC(grace_stop_free(s2), 0);
 }
 
+TEST(a_routed_stop_cannot_be_freed)
+{
+	/* Item 5 of docs/reliability.md: the signal thread would request freed
+	 * memory on the next signal. */
+	grace_stop *s = new_stop();
+	int u1[] = {SIGUSR1};
+	ASSERT_RC(grace_signals_route(s, u1, 1), 0);
+	ASSERT_RC(grace_stop_free(s), -EBUSY);
+	ASSERT_RC(grace_signals_unroute(), 0);
+	ASSERT_RC(grace_stop_free(s), 0);
+	/* Routed, requested by a signal, still routed: still refused. */
+	s = new_stop();
+	ASSERT_RC(grace_signals_route(s, u1, 1), 0);
+	raise(SIGUSR1);
+	grace_event never = GRACE_EVENT_INIT;
+	ASSERT_RC(grace_event_wait(&never, s, grace_after_ms(20000)), -ECANCELED);
+	ASSERT_RC(grace_stop_free(s), -EBUSY);
+	ASSERT_RC(grace_signals_unroute(), 0);
+	ASSERT_RC(grace_stop_free(s), 0);
+}
+
 TEST(unroute_restores_dispositions)
 {
 	struct sigaction mine, got;
@@ -517,7 +538,7 @@ TEST(burst_of_1000_signals_gives_one_stop)
 	ASSERT_EQ(c.errlen, 0);
 }
 
-TEST_LIST(T(route_rejects_bad_arguments), T(route_twice_is_ebusy), T(unroute_restores_dispositions),
+TEST_LIST(T(route_rejects_bad_arguments), T(route_twice_is_ebusy), T(a_routed_stop_cannot_be_freed), T(unroute_restores_dispositions),
           T(first_signal_stops_later_ones_escalate), T(stop_requested_elsewhere_keeps_its_reason),
           T(count_zero_routes_sigint_and_sigterm), T(delivery_works_whatever_the_thread_order),
           T(unroute_from_inside_callbacks), T(forked_child_starts_unrouted), T(sigterm_shuts_16_blocked_threads_down_cleanly),

@@ -6,6 +6,7 @@
 
 #include <poll.h>
 #include <signal.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 static grace_stop *new_stop(grace_stop *parent)
@@ -556,6 +557,439 @@ TEST(fd_wakes_a_poll_loop)
 	ASSERT_RC(grace_stop_free(parent), 0);
 }
 
+/* ---- hardening: the request, off and free (docs/reliability.md) ---- */
+
+/* A deadline for a handshake that must not hang the test program: the
+ * bug it guards against is a hang. */
+#define WAIT_UNTIL_MS(cond, ms)                                                                    \
+	do {                                                                                       \
+		grace_deadline d_ = grace_after_ms(ms);                                            \
+		while (!(cond)) {                                                                  \
+			if (grace_now() > d_)                                                      \
+				FAIL_AT(__FILE__, __LINE__, "timed out waiting for %s", #cond);    \
+			sched_yield();                                                             \
+		}                                                                                  \
+	} while (0)
+
+/* Item 1: fn removes its own record while its owner calls grace_stop_off
+ * from another thread, in both orders: off returns exactly when fn has
+ * returned, never before and never not at all. */
+struct selfoff {
+	grace_stop *s;
+	grace_stop_cb cb;
+	int yields_before, yields_after;
+	atomic_int entered, owner_calling, fn_returned, off_done, off_rc, off_saw_return;
+};
+
+static void selfoff_cb(void *arg)
+{
+	struct selfoff *x = arg;
+	atomic_store(&x->entered, 1);
+	WAIT_UNTIL_MS(atomic_load(&x->owner_calling), 5000);
+	for (int i = 0; i < x->yields_before; i++)
+		sched_yield();
+	ASSERT_RC(grace_stop_off(&x->cb), 0);
+	for (int i = 0; i < x->yields_after; i++)
+		sched_yield();
+	atomic_store(&x->fn_returned, 1);
+}
+
+static void *selfoff_request_main(void *arg)
+{
+	struct selfoff *x = arg;
+	grace_stop_request(x->s, 1);
+	return NULL;
+}
+
+static void *selfoff_owner_main(void *arg)
+{
+	struct selfoff *x = arg;
+	atomic_store(&x->owner_calling, 1);
+	int rc = grace_stop_off(&x->cb);
+	atomic_store(&x->off_saw_return, atomic_load(&x->fn_returned));
+	atomic_store(&x->off_rc, rc);
+	atomic_store(&x->off_done, 1);
+	return NULL;
+}
+
+TEST(off_and_self_removal_in_both_orders)
+{
+	for (int round = 0; round < 40; round++) {
+		struct selfoff x = {0};
+		x.s = new_stop(NULL);
+		/* Even rounds: the owner is (most likely) waiting in off before
+		 * fn removes itself; odd rounds: fn removes itself first and then
+		 * runs on a while the owner calls off. */
+		x.yields_before = round % 2 == 0 ? 50 + round : 0;
+		x.yields_after = round % 2 == 0 ? 0 : 50 + round;
+		ASSERT_RC(grace_stop_on(x.s, &x.cb, selfoff_cb, &x), 0);
+		pthread_t req, owner;
+		start_threads(&req, 1, selfoff_request_main, &x, 0);
+		WAIT_UNTIL(atomic_load(&x.entered));
+		start_threads(&owner, 1, selfoff_owner_main, &x, 0);
+		WAIT_UNTIL_MS(atomic_load(&x.off_done), 5000); /* never hangs */
+		ASSERT_EQ(atomic_load(&x.off_saw_return), 1);   /* never early */
+		ASSERT_EQ(atomic_load(&x.off_rc), 0);
+		join_threads(&owner, 1);
+		join_threads(&req, 1);
+		ASSERT_RC(grace_stop_free(x.s), 0);
+	}
+}
+
+/* Item 4: the most natural pattern there is. A worker blocked on its stop
+ * is woken by the request and frees the stop at once, while the requester
+ * is still inside the request (running a callback): the free waits for the
+ * request to finish. */
+struct freer {
+	grace_stop *s;
+	grace_stop_cb cb;
+	atomic_int cb_entered, cb_returned, free_rc, cb_done_at_free;
+};
+
+static void slowish_cb(void *arg)
+{
+	struct freer *f = arg;
+	atomic_store(&f->cb_entered, 1);
+	grace_deadline d = grace_after_ms(5);
+	while (grace_now() < d)
+		sched_yield();
+	atomic_store(&f->cb_returned, 1);
+}
+
+static void *freer_main(void *arg)
+{
+	struct freer *f = arg;
+	grace_event never = GRACE_EVENT_INIT;
+	int rc = grace_event_wait(&never, f->s, GRACE_FOREVER);
+	ASSERT_RC(rc, -ECANCELED);
+	atomic_store(&f->free_rc, grace_stop_free(f->s));
+	atomic_store(&f->cb_done_at_free, atomic_load(&f->cb_returned));
+	return NULL;
+}
+
+TEST(free_right_after_the_request_woke_us_waits_for_it)
+{
+	for (int round = 0; round < 20; round++) {
+		struct freer f = {0};
+		f.s = new_stop(NULL);
+		ASSERT_RC(grace_stop_on(f.s, &f.cb, slowish_cb, &f), 0);
+		/* The record belongs to the request until it has run: the worker
+		 * frees the stop, not the record. */
+		pthread_t t;
+		start_threads(&t, 1, freer_main, &f, 0);
+		ASSERT_RC(grace_stop_request(f.s, 1), 1);
+		join_threads(&t, 1);
+		ASSERT_EQ(atomic_load(&f.free_rc), 0);
+		ASSERT_EQ(atomic_load(&f.cb_done_at_free), 1);
+	}
+}
+
+/* A stop cannot be freed from inside its own request (the request would
+ * touch it afterwards): -EBUSY, and it is freed normally afterwards. */
+struct free_inside {
+	grace_stop *s, *child;
+	grace_stop_cb cb;
+	int rc_self, rc_child;
+};
+
+static void free_inside_cb(void *arg)
+{
+	struct free_inside *x = arg;
+	x->rc_self = grace_stop_free(x->s);
+	x->rc_child = grace_stop_free(x->child); /* its request is over: fine */
+}
+
+TEST(free_from_inside_the_request)
+{
+	struct free_inside x = {0};
+	x.s = new_stop(NULL);
+	x.child = new_stop(x.s);
+	ASSERT_RC(grace_stop_on(x.s, &x.cb, free_inside_cb, &x), 0);
+	ASSERT_RC(grace_stop_request(x.s, 1), 1);
+	ASSERT_EQ(x.rc_self, -EBUSY);
+	ASSERT_EQ(x.rc_child, 0);
+	ASSERT_RC(grace_stop_free(x.s), 0);
+}
+
+/* Item 6: fn re-registering its own record elsewhere while it runs is
+ * refused; after removing itself it may, and the request leaves the new
+ * registration alone. */
+struct rereg {
+	grace_stop *other;
+	grace_stop_cb cb;
+	atomic_int n;
+	int rc_busy, rc_off, rc_again;
+	bool remove_first;
+};
+
+static void rereg_cb(void *arg)
+{
+	struct rereg *r = arg;
+	if (r->remove_first) {
+		r->rc_off = grace_stop_off(&r->cb);
+		r->rc_again = grace_stop_on(r->other, &r->cb, count_cb, &r->n);
+	} else {
+		r->rc_busy = grace_stop_on(r->other, &r->cb, count_cb, &r->n);
+	}
+}
+
+TEST(callback_reregistering_its_own_record)
+{
+	struct rereg r = {0};
+	grace_stop *s = new_stop(NULL);
+	r.other = new_stop(NULL);
+	ASSERT_RC(grace_stop_on(s, &r.cb, rereg_cb, &r), 0);
+	ASSERT_RC(grace_stop_request(s, 1), 1);
+	ASSERT_EQ(r.rc_busy, -EBUSY);
+	ASSERT_RC(grace_stop_off(&r.cb), 0);
+	ASSERT_RC(grace_stop_free(r.other), 0); /* nothing left linked */
+	ASSERT_RC(grace_stop_free(s), 0);
+
+	memset(&r, 0, sizeof r);
+	r.remove_first = true;
+	s = new_stop(NULL);
+	r.other = new_stop(NULL);
+	ASSERT_RC(grace_stop_on(s, &r.cb, rereg_cb, &r), 0);
+	ASSERT_RC(grace_stop_request(s, 1), 1);
+	ASSERT_EQ(r.rc_off, 0);
+	ASSERT_EQ(r.rc_again, 0);
+	ASSERT_RC(grace_stop_free(r.other), -EBUSY); /* still registered there */
+	ASSERT_RC(grace_stop_request(r.other, 1), 1);
+	ASSERT_EQ(atomic_load(&r.n), 1);
+	ASSERT_RC(grace_stop_off(&r.cb), 0);
+	ASSERT_RC(grace_stop_free(r.other), 0);
+	ASSERT_RC(grace_stop_free(s), 0);
+}
+
+/* Item 8: a request uses bounded stack whatever the depth of the tree. */
+static grace_stop **make_chain(size_t n)
+{
+	grace_stop **c = malloc(n * sizeof *c);
+	ASSERT_TRUE(c != NULL);
+	for (size_t i = 0; i < n; i++)
+		c[i] = new_stop(i == 0 ? NULL : c[i - 1]);
+	return c;
+}
+
+static void free_chain(grace_stop **c, size_t n)
+{
+	for (size_t i = n; i-- > 0;)
+		ASSERT_RC(grace_stop_free(c[i]), 0);
+	free(c);
+}
+
+static int chain_thread_fn(grace_stop *stop, void *arg)
+{
+	(void)stop;
+	return grace_stop_request(arg, 5);
+}
+
+TEST(deep_chains_from_every_context)
+{
+	size_t deep = 100000, n = 10000;
+	/* From main. */
+	grace_stop **c = make_chain(deep);
+	ASSERT_RC(grace_stop_request(c[0], 5), 1);
+	ASSERT_TRUE(grace_stop_requested(c[deep - 1]));
+	ASSERT_EQ(grace_stop_reason(c[deep - 1]), 5);
+	free_chain(c, deep);
+	/* From a grace thread (a 256 KiB stack). */
+	c = make_chain(n);
+	grace_thread *t;
+	ASSERT_RC(grace_thread_start(&t, "chain", chain_thread_fn, c[0], NULL), 0);
+	int result = -1;
+	ASSERT_RC(grace_thread_join(t, GRACE_FOREVER, &result), 0);
+	ASSERT_EQ(result, 1);
+	ASSERT_TRUE(grace_stop_requested(c[n - 1]));
+	free_chain(c, n);
+	/* From the deadline timer. */
+	c = make_chain(n);
+	ASSERT_RC(grace_stop_set_deadline(c[0], grace_after_ms(1)), 0);
+	grace_event never = GRACE_EVENT_INIT;
+	ASSERT_RC(grace_event_wait(&never, c[n - 1], grace_after_ms(20000)), -ECANCELED);
+	ASSERT_EQ(grace_stop_reason(c[n - 1]), GRACE_REASON_DEADLINE);
+	free_chain(c, n);
+	/* From the signal thread. */
+	c = make_chain(n);
+	int sig = SIGUSR1;
+	ASSERT_RC(grace_signals_route(c[0], &sig, 1), 0);
+	raise(SIGUSR1);
+	ASSERT_RC(grace_event_wait(&never, c[n - 1], grace_after_ms(20000)), -ECANCELED);
+	ASSERT_EQ(grace_stop_reason(c[n - 1]), GRACE_REASON_SIGNAL(SIGUSR1));
+	ASSERT_RC(grace_signals_unroute(), 0);
+	free_chain(c, n);
+}
+
+/* Item 13: a request returns with every descendant requested, even while
+ * another thread is requesting a stop in between (here it is held inside a
+ * slow callback of that stop). */
+struct mid {
+	grace_stop *mid;
+	grace_stop_cb cb;
+	atomic_int entered, release;
+};
+
+static void mid_slow_cb(void *arg)
+{
+	struct mid *m = arg;
+	atomic_store(&m->entered, 1);
+	WAIT_UNTIL(atomic_load(&m->release));
+}
+
+static void *mid_request_main(void *arg)
+{
+	grace_stop_request(((struct mid *)arg)->mid, 7);
+	return NULL;
+}
+
+struct leaf_waiter {
+	grace_stop *leaf;
+	atomic_int rc, done;
+};
+
+static void *leaf_wait_main(void *arg)
+{
+	struct leaf_waiter *w = arg;
+	grace_event never = GRACE_EVENT_INIT;
+	atomic_store(&w->rc, grace_event_wait(&never, w->leaf, GRACE_FOREVER));
+	atomic_store(&w->done, 1);
+	return NULL;
+}
+
+static void descendants_past_a_concurrent_request(bool with_waiter)
+{
+	grace_stop *root = new_stop(NULL);
+	struct mid m = {0};
+	m.mid = new_stop(root);
+	grace_stop *leaf = new_stop(m.mid);
+	/* Registered after the leaf: it would run before the leaf's link. */
+	ASSERT_RC(grace_stop_on(m.mid, &m.cb, mid_slow_cb, &m), 0);
+	struct leaf_waiter w = {leaf, 0, 0};
+	pthread_t waiter, req;
+	if (with_waiter)
+		start_threads(&waiter, 1, leaf_wait_main, &w, 0);
+	start_threads(&req, 1, mid_request_main, &m, 0);
+	WAIT_UNTIL(atomic_load(&m.entered));
+	ASSERT_RC(grace_stop_request(root, 3), 1);
+	ASSERT_TRUE(grace_stop_requested(leaf));
+	ASSERT_EQ(grace_stop_reason(leaf), 7); /* the middle's reason reached it first */
+	if (with_waiter) {
+		/* Woken now, not when the slow callback ends. */
+		WAIT_UNTIL_MS(atomic_load(&w.done), 5000);
+		ASSERT_EQ(atomic_load(&w.rc), -ECANCELED);
+	}
+	atomic_store(&m.release, 1);
+	join_threads(&req, 1);
+	if (with_waiter)
+		join_threads(&waiter, 1);
+	ASSERT_RC(grace_stop_free(leaf), 0);
+	ASSERT_RC(grace_stop_free(m.mid), 0);
+	ASSERT_RC(grace_stop_free(root), 0);
+}
+
+TEST(request_reaches_descendants_past_a_concurrent_request)
+{
+	descendants_past_a_concurrent_request(false);
+	/* With a waiter on the leaf (on the futex_waitv engine it may request
+	 * the leaf itself; on the fallback engine only the request does). */
+	descendants_past_a_concurrent_request(true);
+}
+
+/* Item 17: grace_thread_exit from inside a stop callback finishes the
+ * request first: the other callbacks run, descendants are requested and
+ * their waiters woken, and the stop can be freed. */
+struct exit_cb {
+	grace_stop *s, *child;
+	grace_stop_cb first, second;
+	atomic_int second_ran;
+};
+
+static void exiting_cb(void *arg)
+{
+	(void)arg;
+	grace_thread_exit(7);
+}
+
+static int exit_in_cb_fn(grace_stop *stop, void *arg)
+{
+	(void)stop;
+	struct exit_cb *x = arg;
+	grace_stop_request(x->s, 2);
+	return 0; /* never reached */
+}
+
+TEST(thread_exit_inside_a_callback_finishes_the_request)
+{
+	struct exit_cb x = {0};
+	x.s = new_stop(NULL);
+	x.child = new_stop(x.s);
+	/* Newest first: `first` runs before `second`. */
+	ASSERT_RC(grace_stop_on(x.s, &x.second, count_cb, &x.second_ran), 0);
+	ASSERT_RC(grace_stop_on(x.s, &x.first, exiting_cb, NULL), 0);
+	struct leaf_waiter w = {x.child, 0, 0};
+	pthread_t waiter;
+	start_threads(&waiter, 1, leaf_wait_main, &w, 0);
+	grace_thread *t;
+	ASSERT_RC(grace_thread_start(&t, "exiter", exit_in_cb_fn, &x, NULL), 0);
+	int result = 0;
+	ASSERT_RC(grace_thread_join(t, grace_after_ms(20000), &result), 0);
+	ASSERT_EQ(result, 7);
+	ASSERT_EQ(atomic_load(&x.second_ran), 1);
+	WAIT_UNTIL_MS(atomic_load(&w.done), 5000);
+	ASSERT_EQ(atomic_load(&w.rc), -ECANCELED);
+	join_threads(&waiter, 1);
+	ASSERT_RC(grace_stop_off(&x.first), 0);
+	ASSERT_RC(grace_stop_off(&x.second), 0);
+	ASSERT_RC(grace_stop_free(x.child), 0);
+	ASSERT_RC(grace_stop_free(x.s), 0);
+}
+
+/* Item 15: a forked child's stops are its own: the parent's request of a
+ * stop does not make the child's copy of its descriptor readable, and the
+ * child's I/O waits are not cancelled by it. */
+TEST(stop_descriptor_after_fork)
+{
+	grace_stop *s = new_stop(NULL);
+	ASSERT_GE(grace_stop_fd(s), 0);
+	int go[2], idle[2];
+	ASSERT_EQ(pipe(go), 0);
+	ASSERT_EQ(pipe(idle), 0);
+	pid_t pid = fork();
+	ASSERT_GE(pid, 0);
+	if (pid == 0) {
+		alarm(20); /* a hang is a failure, not a stuck test */
+		char b;
+		if (read(go[0], &b, 1) != 1)
+			_exit(10);
+		/* The parent has requested its stop now. */
+		if (grace_stop_requested(s))
+			_exit(11);
+		if (grace_poll(idle[0], POLLIN, s, grace_after_ms(30)) != -ETIMEDOUT)
+			_exit(12);
+		int fd = grace_stop_fd(s);
+		struct pollfd p = {fd, POLLIN, 0};
+		if (fd < 0 || poll(&p, 1, 0) != 0)
+			_exit(13);
+		/* The child's own request works on its own descriptor. */
+		if (grace_stop_request(s, 3) != 1 || poll(&p, 1, 1000) != 1)
+			_exit(14);
+		if (grace_poll(idle[0], POLLIN, s, GRACE_FOREVER) != -ECANCELED)
+			_exit(15);
+		_exit(grace_stop_free(s) == 0 ? 0 : 16);
+	}
+	ASSERT_RC(grace_stop_request(s, 1), 1);
+	ASSERT_EQ(write(go[1], "x", 1), 1);
+	int status = 0;
+	ASSERT_EQ(waitpid(pid, &status, 0), pid);
+	ASSERT_TRUE(WIFEXITED(status));
+	ASSERT_EQ(WEXITSTATUS(status), 0);
+	/* The parent's descriptor is still readable: the child did not read it. */
+	struct pollfd p = {grace_stop_fd(s), POLLIN, 0};
+	ASSERT_EQ(poll(&p, 1, 0), 1);
+	close(go[0]), close(go[1]), close(idle[0]), close(idle[1]);
+	ASSERT_RC(grace_stop_free(s), 0);
+}
+
 TEST_LIST(T(request_is_idempotent_first_reason_sticks), T(null_stop_is_never_requested), T(misuse), T(reasons),
           T(children_follow_parent), T(freed_child_is_forgotten), T(callback_runs_once_on_request),
           T(callback_on_requested_stop_runs_at_once), T(off_before_request_removes),
@@ -564,4 +998,8 @@ TEST_LIST(T(request_is_idempotent_first_reason_sticks), T(null_stop_is_never_req
           T(records_are_free_once_the_request_ran_them), T(callbacks_added_during_request_run_exactly_once),
           T(concurrent_requests_exactly_one_wins), T(deadline_fires_on_time_without_waiters),
           T(deadline_wakes_waiter_within_a_few_ms), T(deadline_ordering_replace_remove_past),
-          T(free_with_pending_deadline), T(fd_becomes_readable_on_request), T(fd_wakes_a_poll_loop))
+          T(free_with_pending_deadline), T(fd_becomes_readable_on_request), T(fd_wakes_a_poll_loop),
+          T(off_and_self_removal_in_both_orders), T(free_right_after_the_request_woke_us_waits_for_it),
+          T(free_from_inside_the_request), T(callback_reregistering_its_own_record),
+          T(deep_chains_from_every_context), T(request_reaches_descendants_past_a_concurrent_request),
+          T(thread_exit_inside_a_callback_finishes_the_request), T(stop_descriptor_after_fork))
