@@ -112,20 +112,30 @@ struct grace__stop_flag {
  * is not a live stop; -ENOMEM. Never blocks. The caller owns *out. */
 GRACE_API int grace_stop_new(grace_stop **out, grace_stop *parent);
 
-/* Free a stop. NULL is a no-op answering 0. Returns -EBUSY, freeing nothing,
- * while the stop has live children or registered callbacks; -EINVAL if `s`
- * is not a live stop (detected while its memory is still valid). Must not be
- * called while a thread is blocked on the stop. May wait briefly if the
- * deadline timer is requesting this very stop at that moment. */
+/* Free a stop. NULL is a no-op answering 0. Safe as soon as the caller has
+ * seen the stop requested: if a request is still running (its callbacks, in
+ * the requesting thread), it waits for that request to finish first. Returns
+ * -EBUSY, freeing nothing, while the stop has live children, callbacks
+ * registered on a stop not requested, signals routed to it
+ * (grace_signals_route), or when called from inside the request that is
+ * requesting it (a callback of that request); -EINVAL if `s` is not a live
+ * stop (detected while its memory is still valid). Must not be called while
+ * a thread is blocked on the stop. Blocks only while a request of the stop
+ * runs in another thread. */
 GRACE_API int grace_stop_free(grace_stop *s);
 
 /* Request the stop with `reason` (> 0). Idempotent: returns 1 for the one
  * request that took effect and 0 for every later one; the first reason
- * sticks. The request wakes every call blocked on the stop or on a
- * descendant, makes grace_stop_fd() readable, and runs the registered
- * callbacks in the calling thread. When it returns, grace_stop_requested() is
- * true in every thread that looks. Errors: -EINVAL for NULL, a dead stop or
- * reason <= 0. Does not block apart from running callbacks. */
+ * sticks. The request first sets the flag of the stop and of every
+ * descendant, wakes every call blocked on them and makes their
+ * grace_stop_fd() readable; then it runs the registered callbacks in the
+ * calling thread, the descendants' before the stop's own. It uses bounded
+ * stack whatever the depth of the tree. When it returns (with 1 or 0),
+ * grace_stop_requested() is true for the stop and every descendant in every
+ * thread that looks, even when another thread is requesting a stop in
+ * between at that moment (its callbacks then run in that thread). Errors:
+ * -EINVAL for NULL, a dead stop or reason <= 0. Does not block apart from
+ * running callbacks. */
 GRACE_API int grace_stop_request(grace_stop *s, int reason);
 
 /* Whether the stop has been requested: one atomic load (acquire), inline.
@@ -153,9 +163,14 @@ GRACE_API int grace_stop_reason(const grace_stop *s);
  * or not anyone is blocked on it. One process-wide timer thread serves every
  * deadline (started on first use; it sleeps without waking while there is
  * nothing to do). A later call replaces the deadline; GRACE_FOREVER removes
- * it; a deadline already past requests the stop at once. Returns 0; -EINVAL
- * for NULL or a dead stop; -EAGAIN if the timer thread could not be started.
- * Never blocks. */
+ * it; a deadline already past requests the stop at once. At the deadline
+ * the timer thread sets the flags and wakes the waiters itself and runs the
+ * callbacks, if any, in a thread of their own with the system's default
+ * stack, so one slow callback delays no other deadline. Deadlines keep
+ * working in a child made by fork(): pending ones fire there too (a stop
+ * whose request was in progress in another thread at the fork stays
+ * unfinished in the child). Returns 0; -EINVAL for NULL or a dead stop;
+ * -EAGAIN if the timer thread could not be started. Never blocks. */
 GRACE_API int grace_stop_set_deadline(grace_stop *s, grace_deadline d);
 
 /* A stop callback record, owned by the caller (embed it or keep it on the
@@ -174,18 +189,24 @@ typedef struct grace_stop_cb {
 
 /* Register `fn(arg)` to run once when `s` is requested. If `s` already is,
  * fn runs at once in the caller and the call returns 1; otherwise it returns
- * 0 and fn will run in the thread that requests the stop. `cb` must stay
+ * 0 and fn will run in the thread that requests the stop (for a deadline: a
+ * thread of the timer's, with the system's default stack). `cb` must stay
  * valid until grace_stop_off() (or a successful grace_stop_try_off()) has
- * answered; fn itself may call grace_stop_off(cb) and then free the record. Errors: -EINVAL for NULL arguments, a dead stop, or a record
- * that is already registered. Never blocks apart from running fn. */
+ * answered; fn itself may call grace_stop_off(cb) and then free the record,
+ * or register it again elsewhere. Errors: -EINVAL for NULL arguments, a dead
+ * stop, or a record that is already registered; -EBUSY for a record whose
+ * fn is running (unless fn itself removed it first). Never blocks apart from
+ * running fn. */
 GRACE_API int grace_stop_on(grace_stop *s, grace_stop_cb *cb, void (*fn)(void *arg), void *arg);
 
 /* Remove a callback. Returns 1 if it was removed before it ran (it never
  * will); 0 if it has run, or was never registered. If fn is running in
- * another thread, waits for it to return first; called from inside fn itself
- * it returns at once. After it returns the record may be freed or reused.
- * Because it may wait for fn, do not call it while holding a lock that fn
- * takes: use grace_stop_try_off() there. Errors: -EINVAL for NULL. */
+ * another thread, waits for it to return first, whether or not fn removes
+ * its own record meanwhile; called from inside fn itself it returns at once.
+ * After it returns the record may be freed or reused, and the stop is not
+ * touched once fn has run (it may have been freed). Because it may wait for
+ * fn, do not call it while holding a lock that fn takes: use
+ * grace_stop_try_off() there. Errors: -EINVAL for NULL. */
 GRACE_API int grace_stop_off(grace_stop_cb *cb);
 
 /* As grace_stop_off(), but never waits: answers -EBUSY while fn runs in
@@ -195,8 +216,12 @@ GRACE_API int grace_stop_try_off(grace_stop_cb *cb);
 /* A file descriptor that becomes readable (and stays readable) once the stop
  * is requested, for poll/epoll loops. It belongs to the stop: do not read it
  * or close it; it is closed by grace_stop_free(). Created on first call
- * (Linux: an eventfd; elsewhere: a pipe). Returns the descriptor; -EINVAL
- * for NULL or a dead stop; -EMFILE, -ENFILE or -ENOMEM from the system. */
+ * (Linux: an eventfd; elsewhere: a pipe), close-on-exec. In a child made by
+ * fork() the stop's descriptor is the child's own: the first call there
+ * makes a new one (the inherited copy is closed, never signalled), so a
+ * request in the parent does not reach the child's stop or its waits.
+ * Returns the descriptor; -EINVAL for NULL or a dead stop; -EMFILE, -ENFILE
+ * or -ENOMEM from the system. */
 GRACE_API int grace_stop_fd(grace_stop *s);
 
 /* ------------------------------------------------------------------------
@@ -426,7 +451,11 @@ GRACE_API grace_thread *grace_thread_self(void);
  * joiner wakes. Outside a grace thread it ends the calling thread with
  * pthread_exit. A grace thread that calls pthread_exit itself ends as if by
  * grace_thread_exit(0). Called from a cleanup handler, it runs the handlers
- * left and keeps the first result. */
+ * left and keeps the first result. Called from inside a stop callback (in
+ * any thread), it first finishes the request that ran it, as if the
+ * callback had returned: the other callbacks run, and the request's stops
+ * are left requested and free to be freed; then the handlers run. (A bare
+ * pthread_exit from a callback does not: the request is left half-run.) */
 #ifdef __cplusplus
 #define GRACE__NORETURN [[noreturn]]
 #else
@@ -664,7 +693,8 @@ GRACE_API int grace_connect(int fd, const struct sockaddr *addr, socklen_t addrl
  * GRACE_REASON_SIGNAL(signo) (a stop already requested keeps its reason);
  * every routed signal after that one escalates (grace_signals_on_escalate).
  * The stop's callbacks run in grace's signal thread. `stop` must stay alive
- * until grace_signals_unroute() has returned. Returns 0; -EINVAL for a NULL
+ * until grace_signals_unroute() has returned: grace_stop_free() refuses it
+ * (-EBUSY) while it is routed. Returns 0; -EINVAL for a NULL
  * or dead stop, NULL `signals` with a non-zero count, more than 32 signals,
  * a duplicate, or a signal that cannot be routed (SIGKILL, SIGSTOP, the
  * synchronous faults SIGSEGV, SIGBUS, SIGFPE, SIGILL, SIGTRAP, or a number
