@@ -45,14 +45,14 @@
  *    and sleeps in between is not woken.
  *  - BUG_LOT_NO_STOP_CHECK (with LOT): the lot does not look at the stop's
  *    REQUESTED bit under the bucket mutex before sleeping.
- *  - BUG_LATE_WAITING_OFF_READ (with LOT): the request reads the record's
- *    waiting_off after publishing CB_DONE (the code before the fix in
- *    "stop: touch a callback record only until it is published done").
+ *  - BUG_WAKE_OUTSIDE_RLOCK (with LOT): the runner of a callback wakes an
+ *    off-waiter's word after releasing the table's lock, so the waiter may
+ *    have returned and its stack word be gone.
  *
  * The parent (spin -DPARENT, futex engine): the stop is the child of a
- * parent stop, and the requester requests the parent, which then requests
- * the child (its propagation callback, stop.c: claim the reason, set the
- * flag, wake the word if SLEEPERS). A waiter also sleeps on the parent's
+ * parent stop, and the requester requests the parent, whose phase 1 then
+ * requests the child (stop.c flag_tree: claim the reason, set the flag,
+ * wake the word if SLEEPERS). A waiter also sleeps on the parent's
  * word (watch_parent in wait.c) and, finding the parent requested before
  * its own stop, requests its stop itself (grace__stop_help_locked), unless
  * the stop has callbacks (-DHASCB), when it sleeps on its own word alone
@@ -201,8 +201,8 @@ inline claim_child(won, old, self)
 #else
 /* ---- the lot (src/posix/lot.c) and the stop's callbacks ---- */
 
-/* Buckets: the event's word, the stop's word, and each waiter's callback
- * record's state word. Distinct buckets by default; -DSAME_BUCKET puts the
+/* Buckets: the event's word, the stop's word, and each waiter's off-wait
+ * word (struct offwait in stop.c, on the waiter's stack). Distinct buckets by default; -DSAME_BUCKET puts the
  * event and the stop in one (more broadcasts, never fewer). */
 #define B_EV 0
 #ifdef SAME_BUCKET
@@ -210,7 +210,7 @@ inline claim_child(won, old, self)
 #else
 #define B_SW 1
 #endif
-#define B_CB(k) (2 + (k))
+#define B_OW(k) (2 + (k))
 #define NB (2 + NW)
 
 /* The bucket mutexes are not modelled one by one: each critical section
@@ -218,9 +218,14 @@ inline claim_child(won, old, self)
  * the mutex is never seen held. */
 byte cv[NW];    /* waiter i sleeps on bucket cv[i] - 1's condvar; 0: awake */
 byte slk;       /* grace_stop.lock: 0 free, else holder's _pid + 1 */
+byte rlk;       /* stop.c's rlock (the table of running callbacks): 0 free, else _pid + 1 */
 byte cbst[NW];  /* waiter i's grace_stop_cb.state */
-bool woff[NW];  /* its waiting_off */
+bool ent[NW];   /* its fn is in the table of running callbacks */
+bool owq[NW];   /* waiter i's offwait is queued on that entry */
+bool oww[NW];   /* waiter i's offwait word */
 bool alive[NW]; /* ghost: the record is in scope on waiter i's stack */
+bool owlive[NW]; /* ghost: the offwait word is in scope (waiting in off) */
+bool fnrun[NW]; /* ghost: the record's fn is running */
 hidden byte wj;
 
 /* grace__lot_wake: lock the bucket, broadcast, unlock. */
@@ -419,7 +424,7 @@ sl_loop:
 #else
 		/* grace__os_wait3 answers -ENOSYS: the callback path.
 		 * grace_stop_cb cb = {0}; grace_stop_on(stop, &cb, wake_word, w) */
-		d_step { cbst[i] = CB_IDLE; woff[i] = 0; alive[i] = 1 };
+		d_step { cbst[i] = CB_IDLE; alive[i] = 1 };
 		atomic {
 			slk == 0;
 			if
@@ -443,18 +448,31 @@ sl_loop:
 #else
 		lot_wait(B_EV, ev == w, 1);
 #endif
-		/* grace_stop_off(&cb): first the state without the lock... */
+		/* grace_stop_off(&cb): first the state without a lock; a
+		 * registered record is taken off under the stop's lock. */
 		cs = cbst[i];
 		if
+		:: cs == CB_REGISTERED ->
+			atomic {
+				slk == 0;
+				if
+				:: cbst[i] == CB_REGISTERED -> cbst[i] = CB_IDLE; cs = CB_IDLE
+				:: else -> cs = CB_RUNNING
+				fi
+			};
+			if
+			:: cs == CB_IDLE -> goto off_done
+			:: else -> skip
+			fi
 		:: cs != CB_REGISTERED && cs != CB_RUNNING -> goto off_done
 		:: else -> skip
 		fi;
-		/* ...then under it: unlink, or announce that we wait. */
+		/* Running (or run since): the table says, under rlock; queue
+		 * an offwait on the entry if fn still runs. */
 		atomic {
-			slk == 0;
+			rlk == 0;
 			if
-			:: cbst[i] == CB_REGISTERED -> cbst[i] = CB_IDLE; cs = CB_IDLE
-			:: cbst[i] == CB_RUNNING -> woff[i] = 1; cs = CB_RUNNING
+			:: cbst[i] == CB_RUNNING -> assert(ent[i]); owq[i] = 1; oww[i] = 0; owlive[i] = 1; cs = CB_RUNNING
 			:: else -> cs = CB_DONE
 			fi
 		};
@@ -464,13 +482,16 @@ sl_loop:
 		fi;
 		t = r;
 		do
-		:: cbst[i] == CB_RUNNING -> lot_wait(B_CB(i), cbst[i] == CB_RUNNING, 0)
+		:: oww[i] == 0 -> lot_wait(B_OW(i), oww[i] == 0, 0)
 		:: else -> break
 		od;
 		r = t;
-		/* Lock and unlock: the runner's wake, under the lock, is over. */
-		slk == 0;
+		/* Lock and unlock rlock: the runner's wake, under it, is over. */
+		rlk == 0;
+		owlive[i] = 0;
 off_done:
+		/* Off returns only once fn has returned. */
+		assert(!fnrun[i]);
 		alive[i] = 0;
 #endif
 sleep_done:
@@ -623,21 +644,36 @@ active proctype stopper()
 			:: j == NW -> break
 			:: else -> skip
 			fi;
-			d_step { assert(alive[j]); cbst[j] = CB_RUNNING; slk = 0 };
+			/* run_begin, with the stop's lock held: the entry in the
+			 * table and RUNNING, under rlock; then the stop's unlock. */
+			atomic { rlk == 0 -> assert(alive[j]); cbst[j] = CB_RUNNING; ent[j] = 1; fnrun[j] = 1; slk = 0 };
 			/* cb->fn(cb->arg): wake_word(w) */
 			assert(alive[j]);
 			lot_wake(B_EV);
-#ifndef BUG_LATE_WAITING_OFF_READ
-			atomic { slk == 0 -> slk = _pid + 1; assert(alive[j]); ow = woff[j]; cbst[j] = CB_DONE };
-#else
-			atomic { slk == 0 -> slk = _pid + 1; cbst[j] = CB_DONE };
-			assert(alive[j]);
-			ow = woff[j];
-#endif
+			fnrun[j] = 0;
+			/* run_end: under rlock, leave the table, publish DONE,
+			 * set each queued offwait word and wake it. */
+			atomic {
+				rlk == 0 -> rlk = _pid + 1; ent[j] = 0; assert(alive[j]); cbst[j] = CB_DONE;
+				ow = owq[j]; owq[j] = 0;
+				if
+				:: ow -> oww[j] = 1
+				:: else -> skip
+				fi
+			};
+#ifndef BUG_WAKE_OUTSIDE_RLOCK
 			if
-			:: ow -> assert(alive[j]); lot_wake(B_CB(j))
+			:: ow -> assert(owlive[j]); lot_wake(B_OW(j))
+			:: else -> skip
+			fi;
+			rlk = 0
+#else
+			rlk = 0;
+			if
+			:: ow -> assert(owlive[j]); lot_wake(B_OW(j))
 			:: else -> skip
 			fi
+#endif
 		od;
 		slk = 0
 #endif

@@ -99,7 +99,7 @@ run parent-cb-2stops pass -DPARENT -DHASCB -DALL_STOP -DNW=2 -DNOPS=0
 run bug-no-sleepers-bit fail -DNW=2 -DNOPS=2 -DBUG_NO_SLEEPERS_BIT
 run bug-waiters-read-early fail -DNW=2 -DNOPS=2 -DBUG_WAITERS_READ_BEFORE_SET
 run bug-lot-no-stop-check fail -DLOT -DNW=2 -DNOPS=2 -DBUG_LOT_NO_STOP_CHECK
-run bug-late-waiting-off fail -DLOT -DNW=2 -DNOPS=2 -DBUG_LATE_WAITING_OFF_READ
+run bug-wake-outside-rlock fail -DLOT -DNW=2 -DNOPS=2 -DBUG_WAKE_OUTSIDE_RLOCK
 run bug-propagate-no-wake fail -DPARENT -DHASCB -DNW=2 -DNOPS=1 -DBUG_PROPAGATE_NO_WAKE
 run bug-no-others fail -DPARENT -DHASCB -DALL_STOP -DNW=2 -DNOPS=0 -DBUG_NO_OTHERS
 
