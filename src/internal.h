@@ -49,10 +49,7 @@ void *grace__aligned_alloc(size_t align, size_t size);
 /* ---- stop (src/stop.c) ---- */
 
 /* Bits of grace_stop.flag.word. REQUESTED is the public bit 0. SLEEPERS and
- * OTHERS belong to the wait core (wait.c): a waiter sets SLEEPERS before it
- * sleeps on the word, so that a request knows whether the wake system call
- * is needed, and OTHERS once a thread other than the first sleeper
- * (grace_stop.sleeper) has announced itself. FLAGGED, DONE and AWAITED
+ * OTHERS belong to the wake protocol, told in wait.c. FLAGGED, DONE and AWAITED
  * belong to the request (stop.c): every descendant's flag is set; the
  * request is over and never touches the stop again; someone sleeps on the
  * word until one of those two. All three are set only after REQUESTED. */
@@ -88,9 +85,11 @@ struct grace_stop {
 	bool timed;
 };
 
-/* The record of a stop's first sleeper (wait.c): load and store it. */
-uintptr_t grace__stop_sleeper(grace_stop *s);
-void grace__stop_set_sleeper(grace_stop *s);
+/* Raise REQUESTED in the stop's word and wake its sleepers (wait.c tells
+ * the protocol); called once, by the winner of the reason's CAS. `self`:
+ * the caller is itself a sleeper of s (grace__stop_help_locked), so no wake
+ * is needed if it is the only one that ever announced itself. */
+void grace__stop_raise(grace_stop *s, bool self);
 
 /* A request that may carry grace's own (negative) reasons, run wholly in the
  * calling thread. 1 if it took effect, 0 if another request had. */

@@ -1,7 +1,8 @@
 /*
  * stop.c - the stop: a request flag with a reason, children, callbacks and a
- * wake descriptor. The deadline timer is in timer.c; the wait core's side of
- * the flag word (SLEEPERS, OTHERS, the helper) is told in wait.c.
+ * wake descriptor. The deadline timer is in timer.c. The flag word's wake
+ * protocol (how a request finds and wakes the threads asleep on it) has one
+ * home, wait.c, beside its model src/wait.pml.
  *
  * A request runs in two phases, in the thread that claims it (the one whose
  * compare-and-swap of the reason wins) and with bounded stack whatever the
@@ -133,19 +134,6 @@ static __attribute__((noinline)) void cb_state_release(grace_stop_cb *cb, uint32
 	atomic_store_explicit(&cb->state, state, memory_order_release);
 }
 
-/* The stop's first sleeper (wait.c), relaxed both ways: a reader that
- * misses the store counts itself another sleeper, which costs a wake and
- * loses none. Out of line for the valgrind suppressions, as above. */
-__attribute__((noinline)) uintptr_t grace__stop_sleeper(grace_stop *s)
-{
-	return atomic_load_explicit(&s->sleeper, memory_order_relaxed);
-}
-
-__attribute__((noinline)) void grace__stop_set_sleeper(grace_stop *s)
-{
-	atomic_store_explicit(&s->sleeper, grace__self_id(), memory_order_relaxed);
-}
-
 int grace_reason_signal(int reason)
 {
 	if (reason <= GRACE_REASON_SIGNAL(1) && reason > GRACE_REASON_SIGNAL(1024))
@@ -187,11 +175,9 @@ static void wait_bits(grace_stop *s, uint32_t bits)
 /* ---- claiming: the reason, the flag, the sleepers ---- */
 
 /* Claim the request of s: true for the one caller that wins the reason's
- * compare-and-swap; a loser returns false once the flag is visible. The
- * winner sets the flag and wakes the wait core's sleepers (wait.c tells the
- * protocol). `self`: the caller is a sleeper of s itself
- * (grace__stop_help_locked), so no wake is needed if it is the only one
- * that ever announced itself. */
+ * compare-and-swap, which then raises the flag and wakes the sleepers
+ * (wait.c); a loser returns false once the flag is visible. `self`: as for
+ * grace__stop_raise. */
 static bool claim(grace_stop *s, int reason, bool self)
 {
 	int expected = 0;
@@ -202,15 +188,8 @@ static bool claim(grace_stop *s, int reason, bool self)
 			grace__os_pause();
 		return false;
 	}
-	/* Release: pairs with grace_stop_requested's acquire (the reason is
-	 * visible). Seq_cst RMW: ordered against a waiter's SLEEPERS RMW. */
-	uint32_t old = atomic_fetch_or_explicit(&s->flag.word, GRACE__STOP_REQUESTED, memory_order_seq_cst);
+	grace__stop_raise(s, self);
 	atomic_store_explicit(&s->claimer, grace__self_id(), memory_order_relaxed);
-	/* Any other sleeper set OTHERS with an RMW before it slept, ordered
-	 * with ours: we see it, or its sleep sees REQUESTED (wait.c). */
-	bool alone = self && (old & GRACE__STOP_OTHERS) == 0 && grace__stop_sleeper(s) == grace__self_id();
-	if ((old & GRACE__STOP_SLEEPERS) && !alone)
-		grace__os_wake(&s->flag.word, INT32_MAX);
 	return true;
 }
 

@@ -1,76 +1,37 @@
 /*
- * wait.c - the wait core: sleep until an object changes or a stop is
- * requested, whichever comes first, or until a deadline. Every blocking call
- * in grace (event, queue, sleep, join) is a loop around grace__wait().
+ * wait.c - the wait core, and the one home of the stop word's wake protocol.
  *
- * Protocol. An object exposes a 32-bit word that changes whenever a waiter
- * might have something to do; its waker changes the word and then wakes it.
- * A waiter reads the word (val), checks its condition, and calls
- * grace__wait(w, val, stop, d), which sleeps only while *w == val. Because
- * the kernel (or the lot's bucket mutex) compares the word atomically with
- * going to sleep, a change made before the sleep makes the sleep return at
- * once: the object's wake-up cannot be lost.
+ * Every blocking call in grace is a loop around grace__wait(w, val, stop, d):
+ * sleep while the object's word *w still holds val, until the stop is
+ * requested or the deadline passes. The object's waker changes its word and
+ * then wakes it; the kernel (or the lot's bucket mutex) compares the word
+ * atomically with going to sleep, so that wake-up cannot be lost.
  *
- * The stop is the second word. On Linux the waiter sleeps on both words
- * with futex_waitv. Before sleeping it sets SLEEPERS in the stop's word
- * (one RMW, skipped when already set) and expects the word to read exactly
- * SLEEPERS. A request does fetch_or(REQUESTED) and wakes the word only if
- * it saw SLEEPERS. Both are read-modify-writes of the same word, so they are
- * totally ordered: either the request sees SLEEPERS and wakes, or the
- * waiter's futex_waitv sees REQUESTED in the word and does not sleep. The
- * stop's wake-up cannot be lost either, and the stop keeps no waiter list.
+ * The stop's word protocol, which src/wait.pml models step for step (change
+ * both together), is this. With futex_waitv a waiter sleeps on its object's
+ * word and its stop's word at once. Before it sleeps it announces itself on
+ * the stop's word with an RMW: SLEEPERS (the first sleeper also records
+ * itself in grace_stop.sleeper), and OTHERS if it is not that first one. A
+ * request raises REQUESTED with an RMW of the same word (grace__stop_raise)
+ * and wakes the word only if it saw SLEEPERS: the two RMWs are ordered, so
+ * the request sees the sleeper or the sleeper's futex_waitv sees REQUESTED.
+ * A waiter whose stop has a parent also announces itself on the parent's
+ * word and sleeps on it too, so one wake of a parent wakes its children's
+ * waiters at once; such a waiter, finding the parent requested before its
+ * own stop, requests its stop itself when that is only raising the flag
+ * (grace__stop_help_locked, under the stop's lock: no children, callbacks or
+ * descriptor), and skips the wake when it is the stop's first sleeper and no
+ * one set OTHERS. Without futex_waitv the waiter registers a stop callback
+ * that wakes its object's bucket, and the lot checks REQUESTED under the
+ * bucket mutex before sleeping. docs/internals.md tells why, with the
+ * figures; stop.c is the request around this protocol.
  *
- * The parent's word. A child stop is requested by its parent's request, one
- * child after another, and each child's word is woken in turn: 64 threads
- * of a group, each sleeping on its own stop, would be woken by 64 system
- * calls, each waiting for the last to be scheduled. So a waiter whose stop
- * has a parent sleeps on the parent's word too (announced with SLEEPERS in
- * the same way), and one wake of the parent's word wakes every child's
- * waiter at once. A waiter that finds the parent requested and its own stop
- * not yet (the requester has not reached it) requests its stop itself when
- * that is only setting the flag: no callbacks (children are callbacks) and
- * no descriptor, checked under the stop's lock, which grace_stop_on and
- * grace_stop_fd also take, so none can appear in between. The two requests
- * race on the stop's reason and one wins, as any two requests do. The
- * helper's request wakes the stop's word as any request does, unless the
- * helper is the only thread that ever announced itself on it: the first
- * sleeper records itself in the stop (grace_stop.sleeper) and every other
- * sets OTHERS with an RMW before it sleeps, ordered with the helper's RMW
- * of REQUESTED, so either the helper sees OTHERS and wakes, or the other's
- * sleep sees REQUESTED. A group's thread, alone on its stop, then makes no
- * system call for its own request. The parent's request still returns with
- * every child's flag set, and a child with callbacks is left to the
- * parent's requester, so they run in the requesting thread and have all run
- * when the parent's request returns.
- * The parent's word is read under the stop's lock: the link is cleared
- * under it (an abandoned thread's stop, thread.c) before the parent may be
- * freed. The sleep itself may outlast the parent; the kernel then reads a
- * freed word, which can only end the sleep early (a fault or a stray wake
- * reads as a spurious wake-up, and the waiter looks at the link again).
- *
- * Where futex_waitv is missing the waiter registers a stop callback that
- * wakes its object's word, and sleeps in the lot (posix/lot.c), which
- * checks the stop's REQUESTED bit under the bucket mutex. The request sets
- * REQUESTED before it runs callbacks and the callback takes the same mutex
- * to wake, so the waiter either sees the bit or is asleep when the wake
- * comes. grace_stop_off() then waits out a callback still running.
- *
- * Spin policy: before sleeping, a waiter re-checks both words SPIN_PAUSES
- * times with a CPU pause, then yields the CPU SPIN_YIELDS times. A hand-off
- * between two running threads then completes without a sleep (a futex
- * sleep and wake-up costs 15-20 microseconds here), and the yields let a
- * partner that shares our CPU run and answer. A pause costs about 25 ns on
- * these machines, so the pauses last about 0.4 us: long enough to catch a
- * partner running on another CPU, short enough that two threads sharing
- * one CPU lose little to it (200 pauses, tried first, cost a one-CPU ping-
- * pong 13 us per round trip against 4 us). A waiter whose condition does
- * not come within the spin sleeps in the kernel and then wakes zero times
- * until it is woken. A try (a deadline already past) never spins, and
- * neither does grace__wait_nospin(), the entry point for waits that know
- * nothing will change the word soon (grace_sleep: only the stop or the
- * deadline can end it, so a spin would only burn CPU), or that spun
- * already with grace__spin() (the event spins before it counts itself a
- * waiter, so that a set during a hand-off makes no wake system call).
+ * Spin policy: before sleeping a waiter re-checks both words SPIN_PAUSES
+ * times with a CPU pause and then yields SPIN_YIELDS times, so a hand-off
+ * between running threads makes no system call (docs/internals.md has the
+ * measurements). A try never spins, and neither does grace__wait_nospin(),
+ * for waits that nothing but the stop or the deadline ends (grace_sleep) or
+ * that spun already (the event).
  */
 #include "internal.h"
 
@@ -118,6 +79,32 @@ void grace__blocked_read(struct grace__blocked *b, const char **op, const char *
 		atomic_thread_fence(memory_order_acquire);
 		s1 = atomic_load_explicit(&b->seq, memory_order_relaxed);
 	} while ((s0 & 1u) != 0 || s0 != s1);
+}
+
+/* The stop's first sleeper, relaxed both ways: a reader that misses the
+ * store counts itself another sleeper, which costs a wake and loses none.
+ * Out of line so that the valgrind suppressions (tests/valgrind/grace.supp)
+ * can name these accesses: Helgrind and DRD do not model C11 atomics. */
+static __attribute__((noinline)) uintptr_t grace__stop_sleeper(grace_stop *s)
+{
+	return atomic_load_explicit(&s->sleeper, memory_order_relaxed);
+}
+
+static __attribute__((noinline)) void grace__stop_set_sleeper(grace_stop *s)
+{
+	atomic_store_explicit(&s->sleeper, grace__self_id(), memory_order_relaxed);
+}
+
+void grace__stop_raise(grace_stop *s, bool self)
+{
+	/* Release: pairs with grace_stop_requested's acquire (the reason is
+	 * visible). Seq_cst RMW: ordered against a waiter's announcing RMW. */
+	uint32_t old = atomic_fetch_or_explicit(&s->flag.word, GRACE__STOP_REQUESTED, memory_order_seq_cst);
+	/* Any other sleeper set OTHERS with an RMW before it slept, ordered
+	 * with ours: we see it, or its sleep sees REQUESTED. */
+	bool alone = self && (old & GRACE__STOP_OTHERS) == 0 && grace__stop_sleeper(s) == grace__self_id();
+	if ((old & GRACE__STOP_SLEEPERS) && !alone)
+		grace__os_wake(&s->flag.word, INT32_MAX);
 }
 
 static void wake_word(void *arg)
