@@ -167,9 +167,10 @@ inline futex_sleep()
 
 #ifdef PARENT
 /* claim() in stop.c for the child: the reason's CAS, then the winner sets
- * the flag and wakes (grace__stop_raise in wait.c) the word if SLEEPERS, unless the winner is a sleeper
- * of the stop (self = its i + 1; 0: the parent's requester) that is the
- * only one that ever announced itself; a loser waits for the flag. */
+ * the flag and wakes the word if SLEEPERS (grace__stop_raise in wait.c),
+ * unless the winner is a sleeper of the stop (self = its i + 1; 0: the
+ * parent's requester) that is the only one that ever announced itself; a
+ * loser waits for the flag. */
 inline claim_child(won, old, self)
 {
 	d_step {
