@@ -437,8 +437,10 @@ GRACE__NORETURN GRACE_API void grace_thread_exit(int result);
 /* Push a cleanup handler on the calling grace thread: the handlers run
  * last-in first-out, each exactly once, on every way out: its function
  * returns (after a stop, too) or it calls grace_thread_exit. A handler may
- * push another (it runs next). Returns 0; -EINVAL outside a grace thread or
- * for NULL fn; -ENOMEM. Never blocks. */
+ * push another (it runs next). Returns 0; -EINVAL outside a grace thread,
+ * for NULL fn, or once the thread's handlers have all run (from a callback
+ * on its group's stop that its failure runs on its way out); -ENOMEM. Never
+ * blocks. */
 GRACE_API int grace_defer(void (*fn)(void *arg), void *arg);
 
 /* ------------------------------------------------------------------------
@@ -471,7 +473,8 @@ GRACE_API grace_stop *grace_group_get_stop(grace_group *g);
  * way out, whether or not anyone waits. Returns 0 when every thread returned
  * 0, otherwise the first non-zero result; -ETIMEDOUT at the deadline (the
  * threads go on: wait again or shut down); -EINVAL for NULL or when called
- * by a thread of the group (it would wait for itself). The threads it
+ * by a thread of the group (it would wait for itself), a callback on the
+ * group's stop run by the failing thread included. The threads it
  * saw end are joined either way. Sleeps on the group (no polling); may be
  * called from several threads at once. */
 GRACE_API int grace_group_wait(grace_group *g, grace_deadline d);
@@ -485,15 +488,18 @@ GRACE_API int grace_group_wait(grace_group *g, grace_deadline d);
  * how long. Returns 0 when every thread ended by the deadline, whatever
  * their results (those are in the report); -ETIMEDOUT when any straggled;
  * -EINVAL for NULL, reason <= 0, a second shutdown, or a call from a
- * thread of the group; -ENOMEM when the
- * report could not be made (the shutdown still happened; *report is NULL).
+ * thread of the group (a callback on the group's stop run by a failing
+ * thread included); -ENOMEM when the report could not be made (the
+ * shutdown still happened; *report is NULL).
  * Blocks until every thread ends or the deadline passes. */
 GRACE_API int grace_group_shutdown(grace_group *g, int reason, grace_deadline d, grace_report **report);
 
 /* Free the group and its stop. Returns 0; -EBUSY, freeing nothing, while a
  * thread is neither joined nor abandoned, or while the group's stop still
  * has children or callbacks of the caller's; NULL is a no-op answering 0.
- * Abandoned stragglers go on after it: their state is their own. */
+ * Abandoned stragglers go on after it: their state is their own. Blocks
+ * only while a straggler that failed is still requesting the group's stop
+ * (running the callbacks on it), which it does before it counts as ended. */
 GRACE_API int grace_group_free(grace_group *g);
 
 /* One thread of a report. Strings are owned by the report. */

@@ -16,11 +16,20 @@
  * word, the exit reads it after its RMW on the word, both seq_cst, so one of
  * them sees the other.
  *
- * A member that returns non-zero records itself as the first failure (one
- * compare-and-swap) and requests the group's stop with
- * GRACE_REASON_SIBLING_FAILED, from its own exit path, as Go's errgroup does.
+ * A member that returns non-zero records itself as the first failure (under
+ * the group's lock) and requests the group's stop with
+ * GRACE_REASON_SIBLING_FAILED, from its own exit path, as Go's errgroup
+ * does. It does so first thing after its cleanup handlers, while it still
+ * counts as running and still knows itself as a member (so that a callback
+ * on the group's stop that calls grace_group_wait or grace_group_shutdown
+ * is refused, as from any member), and holding no lock, since the request
+ * runs the caller's callbacks. A shutdown may give such a member up in the
+ * middle of it; the member pins the group (`pins`, raised under the
+ * member's lock, which the give-up takes) so that grace_group_free waits
+ * for the report to end instead of freeing the group under it.
  *
- * Lock order: the group's lock, then a thread's lock, then stop locks.
+ * Lock order: the group's lock, then a thread's lock, then stop locks. No
+ * lock of ours is held while a caller's callback runs.
  */
 #include "internal.h"
 
@@ -52,15 +61,36 @@ static void running_dec(grace_group *g)
 		grace__wake(&g->word, INT32_MAX);
 }
 
-void grace__group_member_exited(grace_group *g, int result)
+void grace__group_member_exited(grace_group *g)
 {
-	if (result != 0) {
-		int none = 0;
-		if (atomic_compare_exchange_strong_explicit(&g->first_result, &none, result, memory_order_relaxed,
-		                                            memory_order_relaxed))
-			grace__stop_request(g->stop, GRACE_REASON_SIBLING_FAILED);
-	}
 	running_dec(g);
+}
+
+void grace__group_pin(grace_group *g)
+{
+	/* Relaxed: the member raises it under its own lock, and a give-up
+	 * that comes after takes that lock before anything that leads to
+	 * grace_group_free; free reads it under the group's lock. */
+	atomic_fetch_add_explicit(&g->pins, 1, memory_order_relaxed);
+}
+
+void grace__group_member_failed(grace_group *g, const char *name, int result)
+{
+	(void)name;
+	grace__mutex_lock(&g->lock);
+	bool first = g->first_result == 0;
+	if (first)
+		g->first_result = result;
+	grace__mutex_unlock(&g->lock);
+	/* No lock held: the request runs the callbacks on the group's stop. */
+	if (first)
+		grace__stop_request(g->stop, GRACE_REASON_SIBLING_FAILED);
+	/* The wake is made under the lock, and grace_group_free takes the lock
+	 * once more after it sees 0, so our unlock is our last touch of g. */
+	grace__mutex_lock(&g->lock);
+	if (atomic_fetch_sub_explicit(&g->pins, 1, memory_order_relaxed) == 1 && g->freeing)
+		grace__wake(&g->pins, INT32_MAX);
+	grace__mutex_unlock(&g->lock);
 }
 
 void grace__group_member_abandoned(grace_group *g)
@@ -173,19 +203,20 @@ int grace_group_wait(grace_group *g, grace_deadline d)
 	for (;;) {
 		uint32_t running = atomic_load_explicit(&g->word, memory_order_seq_cst);
 		if (running == 0 || late) {
-			pthread_mutex_lock(&g->lock);
+			grace__mutex_lock(&g->lock);
 			grace_thread *done = take_locked(g, false);
 			bool empty = g->head == NULL;
-			pthread_mutex_unlock(&g->lock);
+			/* Every member taken here recorded its failure, if any,
+			 * before its EXITED, which take_locked acquired. */
+			int first = g->first_result;
+			grace__mutex_unlock(&g->lock);
 			while (done != NULL) {
 				grace_thread *next = done->gnext;
 				grace__thread_reap(done, NULL, NULL);
 				done = next;
 			}
 			if (empty) {
-				/* Every member was joined, so every exit path,
-				 * with its record of a failure, came before. */
-				r = atomic_load_explicit(&g->first_result, memory_order_relaxed);
+				r = first;
 				break;
 			}
 			if (late) {
@@ -310,9 +341,22 @@ int grace_group_free(grace_group *g)
 		return 0;
 	if (!group_live(g))
 		return -EINVAL;
-	pthread_mutex_lock(&g->lock);
+	grace__mutex_lock(&g->lock);
 	bool busy = g->head != NULL;
-	pthread_mutex_unlock(&g->lock);
+	/* A member given up by a shutdown may still be reporting its failure
+	 * (requesting our stop): wait for it, not long unless a callback on
+	 * the stop takes long. Its wake comes under the lock, and we take the
+	 * lock after each sleep, so it has let go of the group when we see 0. */
+	struct grace__site site = {"group_free", g->name, 0};
+	uint32_t pins;
+	while (!busy && (pins = atomic_load_explicit(&g->pins, memory_order_relaxed)) != 0) {
+		g->freeing = true;
+		grace__mutex_unlock(&g->lock);
+		(void)grace__wait(&g->pins, pins, NULL, GRACE_FOREVER, &site);
+		grace__mutex_lock(&g->lock);
+	}
+	g->freeing = false;
+	grace__mutex_unlock(&g->lock);
 	if (busy)
 		return -EBUSY;
 	int r = grace_stop_free(g->stop);

@@ -4,7 +4,10 @@
  *
  * Ownership. The state is shared by the handle and the thread. The thread's
  * way out (its function returns, or it calls grace_thread_exit) runs the
- * cleanup handlers, sets EXITED in the state word and wakes a joiner if
+ * cleanup handlers; a group member with a non-zero result then tells its
+ * group, which may run the callbacks on the group's stop (no lock held,
+ * the thread still itself; see report_failure); then it leaves the
+ * registry, sets EXITED in the state word and wakes a joiner if
  * WAITING says one may sleep; a group member then counts its exit in the
  * group's word; last, the thread sets RELEASED and touches nothing more. A
  * join with a deadline sleeps on the word (grace__wait, never polling) until
@@ -20,7 +23,8 @@
  * Lock order: a group's lock, then a thread's lock (which guards its group
  * link, and under which RELEASED and ABANDONED are set), then stop locks;
  * the registry lock is taken alone or under a group's lock, never with a
- * thread's lock.
+ * thread's lock. No lock of ours is held while a caller's code runs (its
+ * function, cleanup handlers, stop callbacks).
  */
 #include "internal.h"
 
@@ -155,6 +159,26 @@ static void detach_stop(grace_stop *s)
 	atomic_fetch_sub_explicit(&p->children, 1, memory_order_release);
 }
 
+/* A member's non-zero result, told to its group on the way out, before the
+ * rest of the bookkeeping: the thread still counts as running and still
+ * knows itself (grace_thread_self), so a callback on the group's stop that
+ * this runs and that calls grace_group_wait or grace_group_shutdown gets
+ * -EINVAL, as from any member; and it holds no lock of ours while the
+ * callbacks run. The group link is read under the thread's lock, and the
+ * group pinned there, so that a shutdown that gives the thread up
+ * meanwhile cannot let the group be freed under the report. A thread given
+ * up before it got here reports nothing: its group no longer waits for it. */
+static void report_failure(grace_thread *t)
+{
+	pthread_mutex_lock(&t->lock);
+	struct grace_group *g = t->group;
+	if (g != NULL)
+		grace__group_pin(g);
+	pthread_mutex_unlock(&t->lock);
+	if (g != NULL)
+		grace__group_member_failed(g, t->name, t->result);
+}
+
 /* The thread's way out: handlers, then the bookkeeping, exactly once. A
  * handler that calls grace_thread_exit re-enters here, runs the remaining
  * handlers and never comes back, so each handler runs once. */
@@ -171,6 +195,8 @@ static void finish(grace_thread *t, int result)
 	if (t->finished)
 		return;
 	t->finished = true;
+	if (t->result != 0 && t->home != NULL)
+		report_failure(t);
 	if (exit_key_ok)
 		pthread_setspecific(exit_key, NULL);
 	registry_remove(t);
@@ -189,7 +215,7 @@ static void finish(grace_thread *t, int result)
 	 * group has counted this exit. */
 	pthread_mutex_lock(&t->lock);
 	if (t->group != NULL) {
-		grace__group_member_exited(t->group, t->result);
+		grace__group_member_exited(t->group);
 		t->group = NULL;
 	}
 	/* The thread's end sets RELEASED and the abandon ABANDONED, each
@@ -447,7 +473,10 @@ _Noreturn void grace_thread_exit(int result)
 int grace_defer(void (*fn)(void *arg), void *arg)
 {
 	grace_thread *t = tls_self;
-	if (t == NULL || fn == NULL)
+	/* finished: its handlers have run (a callback on its group's stop,
+	 * run by its failure report, calls from there): one pushed now would
+	 * never run. */
+	if (t == NULL || fn == NULL || t->finished)
 		return -EINVAL;
 	if (t->ndefers == t->capdefers) {
 		size_t cap = t->capdefers * 2;

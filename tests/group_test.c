@@ -146,6 +146,179 @@ TEST(wait_timeout_then_wait)
 	ASSERT_RC(grace_group_free(g), 0);
 }
 
+/* ---- a failing member's run of the group's stop callbacks ---- */
+
+/* Whether the member named `name` sleeps in a grace call now. */
+static bool member_asleep(grace_group *g, const char *name)
+{
+	bool asleep = false;
+	pthread_mutex_lock(&g->lock);
+	for (grace_thread *t = g->head; t != NULL; t = t->gnext)
+		if (strcmp(t->name, name) == 0)
+			asleep = grace__blocked_op(&t->blocked) != NULL;
+	pthread_mutex_unlock(&g->lock);
+	return asleep;
+}
+
+
+static int fail_with_5(grace_stop *stop, void *arg)
+{
+	(void)stop;
+	(void)arg;
+	return 5;
+}
+
+static void push_nothing(void *arg)
+{
+	(void)arg;
+}
+
+struct calls_back {
+	grace_group *g;
+	grace_stop_cb cb;
+	atomic_int ran;
+	atomic_int in_member; /* it ran in the failing thread, known as itself */
+	atomic_int wait_rc, shutdown_rc, free_rc, defer_rc;
+};
+
+/* A callback on the group's stop that calls back into the group. Run by the
+ * member whose failure requested the stop, on its way out: it is a thread of
+ * the group, so it may neither wait for nor shut down its own group. */
+static void call_back_into_group(void *arg)
+{
+	struct calls_back *c = arg;
+	grace_thread *self = grace_thread_self();
+	atomic_store(&c->in_member, self != NULL && strcmp(self->name, "failing") == 0);
+	atomic_store(&c->wait_rc, grace_group_wait(c->g, grace_now()));
+	/* Bounded, so that a tree where this is not refused cannot hang. */
+	atomic_store(&c->shutdown_rc, grace_group_shutdown(c->g, 1, grace_after_ms(100), NULL));
+	atomic_store(&c->free_rc, grace_group_free(c->g));
+	/* Its handlers have run: one pushed now would never run. */
+	atomic_store(&c->defer_rc, grace_defer(push_nothing, NULL));
+	atomic_store(&c->ran, 1);
+}
+
+TEST(failure_callback_calls_back_into_group)
+{
+	long base = atomic_load(&grace__thread_states);
+	static struct calls_back c;
+	memset(&c, 0, sizeof c);
+	ASSERT_RC(grace_group_new(&c.g, "calls-back", NULL), 0);
+	ASSERT_RC(grace_stop_on(grace_group_get_stop(c.g), &c.cb, call_back_into_group, &c), 0);
+	ASSERT_RC(grace_group_spawn(c.g, "failing", fail_with_5, NULL), 0);
+	ASSERT_RC(grace_group_wait(c.g, grace_after_ms(20000)), 5);
+	ASSERT_EQ(atomic_load(&c.ran), 1);
+	ASSERT_EQ(atomic_load(&c.in_member), 1);
+	ASSERT_RC(atomic_load(&c.wait_rc), -EINVAL);
+	ASSERT_RC(atomic_load(&c.shutdown_rc), -EINVAL);
+	ASSERT_RC(atomic_load(&c.free_rc), -EBUSY);
+	ASSERT_RC(atomic_load(&c.defer_rc), -EINVAL);
+	/* The refused calls changed nothing: the group shuts down as usual. */
+	ASSERT_RC(grace_stop_off(&c.cb), 0);
+	ASSERT_RC(grace_group_shutdown(c.g, 1, GRACE_FOREVER, NULL), 0);
+	ASSERT_RC(grace_group_free(c.g), 0);
+	wait_states(base);
+}
+
+struct slow_cb {
+	grace_stop_cb cb;
+	grace_event entered, shut;
+	atomic_int shut_seen;
+};
+
+/* A callback on the group's stop that waits until the test's shutdown has
+ * returned. If the failing member ran it under a lock that the shutdown
+ * needs, the two would wait for each other: the bound on this wait breaks
+ * that, and the test then fails on the shutdown's time. */
+static void wait_for_shutdown(void *arg)
+{
+	struct slow_cb *s = arg;
+	grace_event_set(&s->entered);
+	atomic_store(&s->shut_seen, grace_event_wait(&s->shut, NULL, grace_after_ms(3000)) == 0);
+}
+
+TEST(failure_callback_does_not_hold_up_shutdown)
+{
+	long base = atomic_load(&grace__thread_states);
+	static struct slow_cb s;
+	memset(&s, 0, sizeof s);
+	grace_group *g;
+	ASSERT_RC(grace_group_new(&g, "slow-callback", NULL), 0);
+	ASSERT_RC(grace_stop_on(grace_group_get_stop(g), &s.cb, wait_for_shutdown, &s), 0);
+	ASSERT_RC(grace_group_spawn(g, "failing", fail_with_5, NULL), 0);
+	ASSERT_RC(grace_event_wait(&s.entered, NULL, grace_after_ms(20000)), 0);
+	WAIT_UNTIL(member_asleep(g, "failing"));
+	/* The member is still in its callback: a straggler, given up at the
+	 * deadline like any other, and reported as blocked where it is. */
+	grace_report *rep = NULL;
+	grace_deadline t0 = grace_now();
+	ASSERT_RC(grace_group_shutdown(g, 2, t0 + 100 * 1000000, &rep), -ETIMEDOUT);
+	int64_t took = grace_now() - t0;
+	ASSERT_GE(took, 100 * 1000000);
+	ASSERT_LE(took, (100 + test_slack_ms()) * 1000000);
+	ASSERT_EQ(grace_report_count(rep), 1);
+	const grace_report_entry *e = grace_report_at(rep, 0);
+	ASSERT_STR_EQ(e->name, "failing");
+	ASSERT_FALSE(e->exited);
+	ASSERT_STR_EQ(e->blocked_op, "event_wait");
+	grace_report_free(rep);
+	grace_event_set(&s.shut);
+	ASSERT_RC(grace_stop_off(&s.cb), 0); /* waits for the callback to return */
+	ASSERT_EQ(atomic_load(&s.shut_seen), 1);
+	ASSERT_RC(grace_group_free(g), 0);
+	wait_states(base);
+}
+
+struct pinned {
+	grace_group *g;
+	grace_stop_cb cb;
+	grace_event entered, shut;
+	atomic_int saw_freeing, done;
+};
+
+static bool group_freeing(grace_group *g)
+{
+	pthread_mutex_lock(&g->lock);
+	bool f = g->freeing;
+	pthread_mutex_unlock(&g->lock);
+	return f;
+}
+
+/* Removes itself (so the group's stop has no callback of the caller's
+ * left), then goes on running until grace_group_free sleeps for it. */
+static void run_into_free(void *arg)
+{
+	struct pinned *p = arg;
+	(void)grace_stop_off(&p->cb);
+	grace_event_set(&p->entered);
+	if (grace_event_wait(&p->shut, NULL, grace_after_ms(20000)) != 0)
+		return;
+	grace_deadline d = grace_after_ms(20000);
+	while (!group_freeing(p->g) && grace_now() < d)
+		sched_yield();
+	atomic_store(&p->saw_freeing, group_freeing(p->g));
+	atomic_store(&p->done, 1);
+}
+
+/* A member given up while it runs the group's stop callbacks still uses the
+ * group: grace_group_free waits for it rather than free the group under it. */
+TEST(free_waits_for_a_given_up_failing_member)
+{
+	long base = atomic_load(&grace__thread_states);
+	static struct pinned p;
+	memset(&p, 0, sizeof p);
+	ASSERT_RC(grace_group_new(&p.g, "pinned", NULL), 0);
+	ASSERT_RC(grace_stop_on(grace_group_get_stop(p.g), &p.cb, run_into_free, &p), 0);
+	ASSERT_RC(grace_group_spawn(p.g, "failing", fail_with_5, NULL), 0);
+	ASSERT_RC(grace_event_wait(&p.entered, NULL, grace_after_ms(20000)), 0);
+	ASSERT_RC(grace_group_shutdown(p.g, 2, grace_after_ms(50), NULL), -ETIMEDOUT);
+	grace_event_set(&p.shut);
+	ASSERT_RC(grace_group_free(p.g), 0);
+	ASSERT_EQ(atomic_load(&p.done), 1);
+	ASSERT_EQ(atomic_load(&p.saw_freeing), 1);
+	wait_states(base);
+}
+
 /* ---- shutdown ---- */
 
 struct blocked64 {
@@ -216,18 +389,6 @@ static int event_no_stop(grace_stop *stop, void *arg)
 	int r = grace_event_wait(&s->ev, NULL, GRACE_FOREVER);
 	atomic_fetch_add(&s->finished, 1);
 	return r;
-}
-
-/* Whether the member named `name` sleeps in a grace call now. */
-static bool member_asleep(grace_group *g, const char *name)
-{
-	bool asleep = false;
-	pthread_mutex_lock(&g->lock);
-	for (grace_thread *t = g->head; t != NULL; t = t->gnext)
-		if (strcmp(t->name, name) == 0)
-			asleep = grace__blocked_op(&t->blocked) != NULL;
-	pthread_mutex_unlock(&g->lock);
-	return asleep;
 }
 
 TEST(shutdown_with_stragglers)
@@ -422,5 +583,7 @@ TEST(stress_wait_and_shutdown_together)
 }
 
 TEST_LIST(T(wait_all_zero), T(errgroup_first_failure_stops_siblings), T(failure_stops_siblings_without_waiter),
-          T(wait_timeout_then_wait), T(shutdown_64_blocked_in_events), T(shutdown_with_stragglers), T(misuse),
+          T(wait_timeout_then_wait), T(failure_callback_calls_back_into_group),
+          T(failure_callback_does_not_hold_up_shutdown),
+          T(free_waits_for_a_given_up_failing_member), T(shutdown_64_blocked_in_events), T(shutdown_with_stragglers), T(misuse),
           T(parent_stop_and_free_busy), T(stress_wait_and_shutdown_together))
