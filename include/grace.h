@@ -381,8 +381,11 @@ typedef struct grace_thread_opts {
  * threads that a second signal prints (grace_signals_route).
  * Returns 0 and the handle in *out, which the caller must join or abandon;
  * -EINVAL for NULL `out` or `fn`, a dead parent, bad options; -ENOMEM;
- * -EAGAIN when the system cannot start a thread. Nothing is left behind on
- * failure. Never blocks. */
+ * -EAGAIN when the system cannot start a thread (or make the one
+ * thread-specific key grace needs to see a pthread_exit from fn). Nothing
+ * is left behind on failure. A thread that cannot store its thread-specific
+ * value (out of memory) ends at once with the result -ENOMEM, fn not run.
+ * Never blocks. */
 GRACE_API int grace_thread_start(grace_thread **out, const char *name, grace_thread_fn fn, void *arg,
                                  grace_stop *parent);
 

@@ -45,6 +45,15 @@ static bool group_live(const grace_group *g)
 	       atomic_load_explicit(&((grace_group *)(uintptr_t)g)->magic, memory_order_acquire) == GROUP_MAGIC;
 }
 
+/* The group's lock is unlocked when the group is freed (it fails with
+ * EBUSY only while locked, our own bug). */
+static void lock_destroy(grace_group *g)
+{
+	int r = pthread_mutex_destroy(&g->lock);
+	GRACE_ASSERT(r == 0);
+	(void)r;
+}
+
 /* Whether the caller is a member of `g`: it would wait for itself. */
 static bool called_from_member(const grace_group *g)
 {
@@ -115,7 +124,7 @@ int grace_group_new(grace_group **out, const char *name, grace_stop *parent)
 	}
 	int r = grace_stop_new(&g->stop, parent);
 	if (r < 0) {
-		pthread_mutex_destroy(&g->lock);
+		lock_destroy(g);
 		free(g);
 		return r;
 	}
@@ -128,9 +137,9 @@ int grace_group_spawn(grace_group *g, const char *name, grace_thread_fn fn, void
 {
 	if (!group_live(g) || fn == NULL)
 		return -EINVAL;
-	pthread_mutex_lock(&g->lock);
+	grace__mutex_lock(&g->lock);
 	if (g->shutting_down) {
-		pthread_mutex_unlock(&g->lock);
+		grace__mutex_unlock(&g->lock);
 		return -EINVAL;
 	}
 	grace_thread *t;
@@ -149,7 +158,7 @@ int grace_group_spawn(grace_group *g, const char *name, grace_thread_fn fn, void
 		g->tail = t;
 		g->members++;
 	}
-	pthread_mutex_unlock(&g->lock);
+	grace__mutex_unlock(&g->lock);
 	return r;
 }
 
@@ -266,14 +275,14 @@ int grace_group_shutdown(grace_group *g, int reason, grace_deadline d, grace_rep
 	if (!group_live(g) || reason <= 0 || called_from_member(g))
 		return -EINVAL;
 	int64_t t0 = grace__os_now();
-	pthread_mutex_lock(&g->lock);
+	grace__mutex_lock(&g->lock);
 	if (g->shutting_down) {
-		pthread_mutex_unlock(&g->lock);
+		grace__mutex_unlock(&g->lock);
 		return -EINVAL;
 	}
 	g->shutting_down = true;
 	size_t n = g->members;
-	pthread_mutex_unlock(&g->lock);
+	grace__mutex_unlock(&g->lock);
 
 	grace_report *rep = NULL;
 	bool nomem = false;
@@ -301,14 +310,14 @@ int grace_group_shutdown(grace_group *g, int reason, grace_deadline d, grace_rep
 
 	/* Join every member that exited (each EXITED seen with an acquire load
 	 * in take_locked, so its result and exit time are visible). */
-	pthread_mutex_lock(&g->lock);
+	grace__mutex_lock(&g->lock);
 	grace_thread *done = take_locked(g, false);
-	pthread_mutex_unlock(&g->lock);
+	grace__mutex_unlock(&g->lock);
 	reap_into(done, rep, t0, &nomem);
 
-	pthread_mutex_lock(&g->lock);
+	grace__mutex_lock(&g->lock);
 	grace_thread *rest = take_locked(g, true);
-	pthread_mutex_unlock(&g->lock);
+	grace__mutex_unlock(&g->lock);
 	int r = rest != NULL ? -ETIMEDOUT : 0;
 	int64_t now = grace__os_now();
 	while (rest != NULL) {
@@ -363,7 +372,7 @@ int grace_group_free(grace_group *g)
 	if (r < 0)
 		return r;
 	atomic_store_explicit(&g->magic, 0, memory_order_relaxed);
-	pthread_mutex_destroy(&g->lock);
+	lock_destroy(g);
 	free(g);
 	return 0;
 }
