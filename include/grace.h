@@ -471,16 +471,31 @@ GRACE_API int grace_group_spawn(grace_group *g, const char *name, grace_thread_f
 /* The group's stop (NULL for NULL). Requesting it stops every thread. */
 GRACE_API grace_stop *grace_group_get_stop(grace_group *g);
 
+/* What the threads of a group came to, as grace_group_wait tells it. The
+ * return value of the wait speaks only of the wait; this says how the
+ * threads ended, so that "thread X returned r", "a thread was given up
+ * without a result" and "the wait's deadline passed" never look alike. */
+typedef struct grace_group_outcome {
+	int result;         /* the first non-zero result a thread returned (which
+	                       may be any int, -ETIMEDOUT included); 0 if none did */
+	const char *failed; /* that thread's full name, owned by the group and
+	                       valid until grace_group_free; NULL if none */
+	size_t abandoned;   /* threads grace_group_shutdown gave up at its
+	                       deadline: what they return later is never heard */
+} grace_group_outcome;
+
 /* Wait for every thread by `d`. The first thread to return non-zero
  * requests the group's stop with GRACE_REASON_SIBLING_FAILED from its own
- * way out, whether or not anyone waits. Returns 0 when every thread returned
- * 0, otherwise the first non-zero result; -ETIMEDOUT at the deadline (the
- * threads go on: wait again or shut down); -EINVAL for NULL or when called
- * by a thread of the group (it would wait for itself), a callback on the
- * group's stop run by the failing thread included. The threads it
- * saw end are joined either way. Sleeps on the group (no polling); may be
- * called from several threads at once. */
-GRACE_API int grace_group_wait(grace_group *g, grace_deadline d);
+ * way out, whether or not anyone waits, as Go's errgroup does. Returns 0
+ * when no thread is left to wait for: each one ended and was joined, or was
+ * abandoned by grace_group_shutdown; -ETIMEDOUT at the deadline (the threads
+ * go on: wait again or shut down); -EINVAL for NULL or when called by a
+ * thread of the group (it would wait for itself), a callback on the group's
+ * stop run by the failing thread included. If `out` is not NULL it receives
+ * the outcome on 0 and on -ETIMEDOUT (so far, then); it is untouched on
+ * -EINVAL. The threads it saw end are joined either way. Sleeps on the
+ * group (no polling); may be called from several threads at once. */
+GRACE_API int grace_group_wait(grace_group *g, grace_deadline d, grace_group_outcome *out);
 
 /* Shut the group down: request its stop with `reason` (> 0), join every
  * thread that ends by `d`, and abandon the rest (they free themselves when

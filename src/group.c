@@ -28,6 +28,14 @@
  * member's lock, which the give-up takes) so that grace_group_free waits
  * for the report to end instead of freeing the group under it.
  *
+ * The outcome grace_group_wait gives is kept under the group's lock: the
+ * first failure's result and a copy of its thread's name, in room that each
+ * spawn reserves for its member's name (so that the failure, on the way
+ * out, allocates nothing and cannot fail), and the count of members that a
+ * shutdown gave up at its deadline, raised in the same critical section
+ * that takes them off the list, so that a wait that finds the list empty
+ * also finds them counted.
+ *
  * Lock order: the group's lock, then a thread's lock, then stop locks. No
  * lock of ours is held while a caller's callback runs.
  */
@@ -85,11 +93,16 @@ void grace__group_pin(grace_group *g)
 
 void grace__group_member_failed(grace_group *g, const char *name, int result)
 {
-	(void)name;
 	grace__mutex_lock(&g->lock);
-	bool first = g->first_result == 0;
-	if (first)
+	bool first = g->failed == NULL;
+	if (first) {
+		/* The spawn reserved room for the name. */
+		size_t n = strlen(name) + 1;
+		GRACE_ASSERT(n <= g->failed_cap);
+		memcpy(g->failed_buf, name, n);
+		g->failed = g->failed_buf;
 		g->first_result = result;
+	}
 	grace__mutex_unlock(&g->lock);
 	/* No lock held: the request runs the callbacks on the group's stop. */
 	if (first)
@@ -137,10 +150,26 @@ int grace_group_spawn(grace_group *g, const char *name, grace_thread_fn fn, void
 {
 	if (!group_live(g) || fn == NULL)
 		return -EINVAL;
+	if (name == NULL)
+		name = "thread";
 	grace__mutex_lock(&g->lock);
 	if (g->shutting_down) {
 		grace__mutex_unlock(&g->lock);
 		return -EINVAL;
+	}
+	/* Room for the member's name should it be the first to fail (see the
+	 * top comment); none is needed once a failure is recorded, and the
+	 * recorded name must not move. */
+	size_t need = strlen(name) + 1;
+	if (g->failed == NULL && need > g->failed_cap) {
+		size_t cap = need < 32 ? 32 : need;
+		char *buf = grace__realloc(g->failed_buf, cap);
+		if (buf == NULL) {
+			grace__mutex_unlock(&g->lock);
+			return -ENOMEM;
+		}
+		g->failed_buf = buf;
+		g->failed_cap = cap;
 	}
 	grace_thread *t;
 	/* Counted before it starts: it may exit at once. */
@@ -201,7 +230,17 @@ static grace_thread *take_locked(grace_group *g, bool all)
 	return first;
 }
 
-int grace_group_wait(grace_group *g, grace_deadline d)
+/* The outcome so far. */
+static void outcome_locked(const grace_group *g, grace_group_outcome *out)
+{
+	if (out == NULL)
+		return;
+	out->result = g->first_result;
+	out->failed = g->failed;
+	out->abandoned = g->abandoned;
+}
+
+int grace_group_wait(grace_group *g, grace_deadline d, grace_group_outcome *out)
 {
 	if (!group_live(g) || called_from_member(g))
 		return -EINVAL;
@@ -217,7 +256,8 @@ int grace_group_wait(grace_group *g, grace_deadline d)
 			bool empty = g->head == NULL;
 			/* Every member taken here recorded its failure, if any,
 			 * before its EXITED, which take_locked acquired. */
-			int first = g->first_result;
+			if (empty || late)
+				outcome_locked(g, out);
 			grace__mutex_unlock(&g->lock);
 			while (done != NULL) {
 				grace_thread *next = done->gnext;
@@ -225,7 +265,7 @@ int grace_group_wait(grace_group *g, grace_deadline d)
 				done = next;
 			}
 			if (empty) {
-				r = first;
+				r = 0;
 				break;
 			}
 			if (late) {
@@ -317,6 +357,8 @@ int grace_group_shutdown(grace_group *g, int reason, grace_deadline d, grace_rep
 
 	grace__mutex_lock(&g->lock);
 	grace_thread *rest = take_locked(g, true);
+	for (grace_thread *t = rest; t != NULL; t = t->gnext)
+		g->abandoned++;
 	grace__mutex_unlock(&g->lock);
 	int r = rest != NULL ? -ETIMEDOUT : 0;
 	int64_t now = grace__os_now();
@@ -373,6 +415,7 @@ int grace_group_free(grace_group *g)
 		return r;
 	atomic_store_explicit(&g->magic, 0, memory_order_relaxed);
 	lock_destroy(g);
+	free(g->failed_buf);
 	free(g);
 	return 0;
 }

@@ -275,7 +275,12 @@ struct grace_group {
 	 * `freeing`). Raised under the member's lock, lowered under ours. */
 	_Atomic uint32_t pins;
 	bool freeing;
-	int first_result;  /* the first non-zero result, 0 until then; under the lock */
+	/* The outcome grace_group_wait gives, under the lock. */
+	int first_result;  /* the first non-zero result, 0 until then */
+	char *failed;      /* that member's name (in failed_buf), NULL until then */
+	char *failed_buf;  /* room for the longest member name, reserved at spawn */
+	size_t failed_cap;
+	size_t abandoned;  /* members a shutdown gave up at its deadline */
 	char name[];
 };
 

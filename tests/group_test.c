@@ -10,12 +10,32 @@ static void wait_states(long want)
 	WAIT_UNTIL(atomic_load(&grace__thread_states) == want);
 }
 
+/* Assert a wait's outcome: its result, the failed thread's name (NULL for
+ * none) and the count of threads given up. */
+#define ASSERT_OUTCOME(o, want_result, want_failed, want_abandoned)                   \
+	do {                                                                          \
+		ASSERT_RC((o).result, want_result);                                   \
+		const char *want_failed_ = (want_failed);                             \
+		if (want_failed_ == NULL)                                             \
+			ASSERT_TRUE((o).failed == NULL);                              \
+		else                                                                  \
+			ASSERT_STR_EQ((o).failed, want_failed_);                      \
+		ASSERT_EQ((o).abandoned, want_abandoned);                             \
+	} while (0)
+
 /* ---- wait ---- */
 
 static int return_arg(grace_stop *stop, void *arg)
 {
 	(void)stop;
 	return (int)(intptr_t)arg;
+}
+
+static int fail_with_5(grace_stop *stop, void *arg)
+{
+	(void)stop;
+	(void)arg;
+	return 5;
 }
 
 TEST(wait_all_zero)
@@ -25,8 +45,11 @@ TEST(wait_all_zero)
 	ASSERT_RC(grace_group_new(&g, "zeros", NULL), 0);
 	for (int i = 0; i < 8; i++)
 		ASSERT_RC(grace_group_spawn(g, "zero", return_arg, NULL), 0);
-	ASSERT_RC(grace_group_wait(g, GRACE_FOREVER), 0);
-	ASSERT_RC(grace_group_wait(g, grace_now()), 0); /* nothing left: at once */
+	grace_group_outcome o;
+	memset(&o, 0xa5, sizeof o);
+	ASSERT_RC(grace_group_wait(g, GRACE_FOREVER, &o), 0);
+	ASSERT_OUTCOME(o, 0, NULL, 0);
+	ASSERT_RC(grace_group_wait(g, grace_now(), NULL), 0); /* nothing left: at once */
 	ASSERT_RC(grace_group_free(g), 0);
 	wait_states(base);
 }
@@ -62,15 +85,19 @@ TEST(errgroup_first_failure_stops_siblings)
 	grace_group *g;
 	ASSERT_RC(grace_group_new(&g, "errgroup", NULL), 0);
 	for (int i = 0; i < 8; i++)
-		ASSERT_RC(grace_group_spawn(g, "member", errgroup_member, (void *)(intptr_t)i), 0);
-	ASSERT_RC(grace_group_wait(g, grace_after_ms(20000)), 7);
+		ASSERT_RC(grace_group_spawn(g, i == 0 ? "first" : "member", errgroup_member, (void *)(intptr_t)i), 0);
+	grace_group_outcome o;
+	ASSERT_RC(grace_group_wait(g, grace_after_ms(20000), &o), 0);
+	ASSERT_OUTCOME(o, 7, "first", 0);
 	for (int i = 1; i < 8; i++)
 		ASSERT_EQ(atomic_load(&eg.reasons[i]), GRACE_REASON_SIBLING_FAILED);
 	ASSERT_EQ(grace_stop_reason(grace_group_get_stop(g)), GRACE_REASON_SIBLING_FAILED);
-	ASSERT_RC(grace_group_wait(g, GRACE_FOREVER), 7); /* sticky */
+	ASSERT_RC(grace_group_wait(g, GRACE_FOREVER, &o), 0);
+	ASSERT_OUTCOME(o, 7, "first", 0); /* sticky */
 	/* Spawning after a failure is allowed: the new thread starts stopped. */
 	ASSERT_RC(grace_group_spawn(g, "late", errgroup_member, (void *)(intptr_t)9), 0);
-	ASSERT_RC(grace_group_wait(g, GRACE_FOREVER), 7);
+	ASSERT_RC(grace_group_wait(g, GRACE_FOREVER, &o), 0);
+	ASSERT_OUTCOME(o, 7, "first", 0);
 	ASSERT_EQ(atomic_load(&eg.reasons[9]), GRACE_REASON_SIBLING_FAILED);
 	ASSERT_RC(grace_group_free(g), 0);
 }
@@ -100,7 +127,9 @@ TEST(failure_stops_siblings_without_waiter)
 	/* Nobody waits, yet the failure stops the group. */
 	WAIT_UNTIL(grace_stop_requested(grace_group_get_stop(g)));
 	ASSERT_EQ(grace_stop_reason(grace_group_get_stop(g)), GRACE_REASON_SIBLING_FAILED);
-	ASSERT_RC(grace_group_wait(g, GRACE_FOREVER), -5);
+	grace_group_outcome o;
+	ASSERT_RC(grace_group_wait(g, GRACE_FOREVER, &o), 0);
+	ASSERT_OUTCOME(o, -5, "failing", 0);
 	ASSERT_RC(grace_group_free(g), 0);
 }
 
@@ -134,7 +163,9 @@ TEST(wait_timeout_then_wait)
 	ASSERT_RC(grace_group_spawn(g, "spinner", spinner, &s), 0);
 	WAIT_UNTIL(atomic_load(&s.started) == 1);
 	grace_deadline t0 = grace_now();
-	ASSERT_RC(grace_group_wait(g, t0 + 80 * 1000000), -ETIMEDOUT);
+	grace_group_outcome o;
+	ASSERT_RC(grace_group_wait(g, t0 + 80 * 1000000, &o), -ETIMEDOUT);
+	ASSERT_OUTCOME(o, 0, NULL, 0); /* so far */
 	int64_t took = grace_now() - t0;
 	ASSERT_GE(took, 80 * 1000000);
 	ASSERT_LE(took, (80 + test_slack_ms()) * 1000000);
@@ -142,7 +173,100 @@ TEST(wait_timeout_then_wait)
 	ASSERT_EQ(g->members, 1);
 	ASSERT_RC(grace_group_free(g), -EBUSY);
 	atomic_store(&s.release, 1);
-	ASSERT_RC(grace_group_wait(g, GRACE_FOREVER), 1);
+	ASSERT_RC(grace_group_wait(g, GRACE_FOREVER, &o), 0);
+	ASSERT_OUTCOME(o, 1, "spinner", 0);
+	ASSERT_RC(grace_group_free(g), 0);
+}
+
+/* A wait after a shutdown that gave stragglers up says so: they are
+ * counted, not taken for threads that returned 0, and what they return
+ * later is never heard. (It answered 0, "every thread returned 0", before.) */
+TEST(wait_after_shutdown_counts_abandoned)
+{
+	long base = atomic_load(&grace__thread_states);
+	struct stubborn s = {0}, s2 = {0};
+	atomic_int started = 0;
+	grace_group *g;
+	ASSERT_RC(grace_group_new(&g, "abandons", NULL), 0);
+	ASSERT_RC(grace_group_spawn(g, "good", wait_for_stop, &started), 0);
+	ASSERT_RC(grace_group_spawn(g, "spinner-1", spinner, &s), 0);
+	ASSERT_RC(grace_group_spawn(g, "spinner-2", spinner, &s2), 0);
+	WAIT_UNTIL(atomic_load(&started) == 1 && atomic_load(&s.started) == 1 && atomic_load(&s2.started) == 1);
+	grace_report *rep = NULL;
+	ASSERT_RC(grace_group_shutdown(g, 1, grace_after_ms(50), &rep), -ETIMEDOUT);
+	size_t stragglers = 0;
+	for (size_t i = 0; i < grace_report_count(rep); i++)
+		stragglers += !grace_report_at(rep, i)->exited;
+	grace_report_free(rep);
+	ASSERT_EQ(stragglers, 2);
+	grace_group_outcome o;
+	ASSERT_RC(grace_group_wait(g, GRACE_FOREVER, &o), 0);
+	ASSERT_OUTCOME(o, 0, NULL, 2); /* the good one returned 0 */
+	/* The stragglers return 1 later: never heard. */
+	atomic_store(&s.release, 1);
+	atomic_store(&s2.release, 1);
+	WAIT_UNTIL(atomic_load(&s.finished) == 1 && atomic_load(&s2.finished) == 1);
+	wait_states(base);
+	ASSERT_RC(grace_group_wait(g, grace_now(), &o), 0);
+	ASSERT_OUTCOME(o, 0, NULL, 2);
+	ASSERT_RC(grace_group_free(g), 0);
+}
+
+static int return_etimedout(grace_stop *stop, void *arg)
+{
+	(void)stop;
+	(void)arg;
+	return -ETIMEDOUT;
+}
+
+/* A thread that returns -ETIMEDOUT is told apart from the wait's own
+ * deadline (they were one code before). */
+TEST(thread_etimedout_is_not_the_deadline)
+{
+	struct stubborn s = {0};
+	grace_group *g;
+	ASSERT_RC(grace_group_new(&g, "times-out", NULL), 0);
+	ASSERT_RC(grace_group_spawn(g, "timer", return_etimedout, NULL), 0);
+	grace_group_outcome o;
+	ASSERT_RC(grace_group_wait(g, GRACE_FOREVER, &o), 0);
+	ASSERT_OUTCOME(o, -ETIMEDOUT, "timer", 0);
+	/* The wait's own deadline, with the failure so far. */
+	ASSERT_RC(grace_group_spawn(g, "spinner", spinner, &s), 0);
+	WAIT_UNTIL(atomic_load(&s.started) == 1);
+	memset(&o, 0, sizeof o);
+	ASSERT_RC(grace_group_wait(g, grace_now(), &o), -ETIMEDOUT);
+	ASSERT_OUTCOME(o, -ETIMEDOUT, "timer", 0);
+	atomic_store(&s.release, 1);
+	ASSERT_RC(grace_group_wait(g, GRACE_FOREVER, &o), 0);
+	ASSERT_OUTCOME(o, -ETIMEDOUT, "timer", 0); /* the first failure stays */
+	ASSERT_RC(grace_group_free(g), 0);
+}
+
+/* The failed thread's name belongs to the group: it outlives the thread,
+ * stays put while longer-named members are spawned, and goes with the
+ * group. */
+TEST(failed_name_lives_with_the_group)
+{
+	long base = atomic_load(&grace__thread_states);
+	char longname[200], longer[300];
+	memset(longname, 'f', sizeof longname - 1);
+	longname[sizeof longname - 1] = '\0';
+	memset(longer, 'g', sizeof longer - 1);
+	longer[sizeof longer - 1] = '\0';
+	grace_group *g;
+	ASSERT_RC(grace_group_new(&g, "names", NULL), 0);
+	ASSERT_RC(grace_group_spawn(g, "short", return_arg, NULL), 0);
+	ASSERT_RC(grace_group_spawn(g, longname, fail_with_5, NULL), 0);
+	grace_group_outcome o;
+	ASSERT_RC(grace_group_wait(g, GRACE_FOREVER, &o), 0);
+	ASSERT_OUTCOME(o, 5, longname, 0);
+	wait_states(base); /* the thread's own state, with its name, is gone */
+	const char *failed = o.failed;
+	for (int i = 0; i < 4; i++)
+		ASSERT_RC(grace_group_spawn(g, longer, return_arg, NULL), 0);
+	ASSERT_RC(grace_group_wait(g, GRACE_FOREVER, &o), 0);
+	ASSERT_PTR_EQ(o.failed, failed);
+	ASSERT_STR_EQ(failed, longname);
 	ASSERT_RC(grace_group_free(g), 0);
 }
 
@@ -160,13 +284,6 @@ static bool member_asleep(grace_group *g, const char *name)
 	return asleep;
 }
 
-
-static int fail_with_5(grace_stop *stop, void *arg)
-{
-	(void)stop;
-	(void)arg;
-	return 5;
-}
 
 static void push_nothing(void *arg)
 {
@@ -189,7 +306,7 @@ static void call_back_into_group(void *arg)
 	struct calls_back *c = arg;
 	grace_thread *self = grace_thread_self();
 	atomic_store(&c->in_member, self != NULL && strcmp(self->name, "failing") == 0);
-	atomic_store(&c->wait_rc, grace_group_wait(c->g, grace_now()));
+	atomic_store(&c->wait_rc, grace_group_wait(c->g, grace_now(), NULL));
 	/* Bounded, so that a tree where this is not refused cannot hang. */
 	atomic_store(&c->shutdown_rc, grace_group_shutdown(c->g, 1, grace_after_ms(100), NULL));
 	atomic_store(&c->free_rc, grace_group_free(c->g));
@@ -206,7 +323,9 @@ TEST(failure_callback_calls_back_into_group)
 	ASSERT_RC(grace_group_new(&c.g, "calls-back", NULL), 0);
 	ASSERT_RC(grace_stop_on(grace_group_get_stop(c.g), &c.cb, call_back_into_group, &c), 0);
 	ASSERT_RC(grace_group_spawn(c.g, "failing", fail_with_5, NULL), 0);
-	ASSERT_RC(grace_group_wait(c.g, grace_after_ms(20000)), 5);
+	grace_group_outcome o;
+	ASSERT_RC(grace_group_wait(c.g, grace_after_ms(20000), &o), 0);
+	ASSERT_OUTCOME(o, 5, "failing", 0);
 	ASSERT_EQ(atomic_load(&c.ran), 1);
 	ASSERT_EQ(atomic_load(&c.in_member), 1);
 	ASSERT_RC(atomic_load(&c.wait_rc), -EINVAL);
@@ -463,7 +582,7 @@ static int join_or_abandon_self(grace_stop *stop, void *arg)
 	if (grace_thread_abandon(grace_thread_self()) != -EINVAL)
 		return 2;
 	/* A member that waits for its own group would wait for itself. */
-	if (grace_group_wait(g, grace_now()) != -EINVAL)
+	if (grace_group_wait(g, grace_now(), NULL) != -EINVAL)
 		return 3;
 	if (grace_group_shutdown(g, 1, grace_now(), NULL) != -EINVAL)
 		return 4;
@@ -476,7 +595,9 @@ TEST(misuse)
 	grace_report *rep = (grace_report *)&rep;
 	ASSERT_RC(grace_group_new(NULL, "x", NULL), -EINVAL);
 	ASSERT_RC(grace_group_spawn(NULL, "x", return_arg, NULL), -EINVAL);
-	ASSERT_RC(grace_group_wait(NULL, GRACE_FOREVER), -EINVAL);
+	grace_group_outcome o = {.result = 99};
+	ASSERT_RC(grace_group_wait(NULL, GRACE_FOREVER, &o), -EINVAL);
+	ASSERT_EQ(o.result, 99); /* untouched */
 	ASSERT_RC(grace_group_shutdown(NULL, 1, GRACE_FOREVER, NULL), -EINVAL);
 	ASSERT_RC(grace_group_free(NULL), 0);
 	ASSERT_TRUE(grace_group_get_stop(NULL) == NULL);
@@ -513,7 +634,8 @@ TEST(misuse)
 	ASSERT_RC(grace_group_spawn(g, "after", return_arg, NULL), -EINVAL);
 	ASSERT_RC(grace_group_shutdown(g, 1, GRACE_FOREVER, NULL), -EINVAL); /* twice */
 	/* The spawner's -EINVAL was the group's first non-zero result. */
-	ASSERT_RC(grace_group_wait(g, GRACE_FOREVER), -EINVAL);
+	ASSERT_RC(grace_group_wait(g, GRACE_FOREVER, &o), 0);
+	ASSERT_OUTCOME(o, -EINVAL, "spawner", 0);
 	ASSERT_RC(grace_group_free(g), 0);
 }
 
@@ -529,7 +651,9 @@ TEST(parent_stop_and_free_busy)
 	WAIT_UNTIL(atomic_load(&started) == 4);
 	ASSERT_RC(grace_group_free(g), -EBUSY);
 	ASSERT_RC(grace_stop_request(parent, 21), 1);
-	ASSERT_RC(grace_group_wait(g, GRACE_FOREVER), 0);
+	grace_group_outcome o;
+	ASSERT_RC(grace_group_wait(g, GRACE_FOREVER, &o), 0);
+	ASSERT_OUTCOME(o, 0, NULL, 0);
 	ASSERT_EQ(grace_stop_reason(grace_group_get_stop(g)), 21);
 	ASSERT_RC(grace_group_free(g), 0);
 	ASSERT_RC(grace_stop_free(parent), 0);
@@ -548,7 +672,7 @@ static int count_and_wait(grace_stop *stop, void *arg)
 
 static void *waiter(void *arg)
 {
-	return (void *)(intptr_t)grace_group_wait(arg, GRACE_FOREVER);
+	return (void *)(intptr_t)grace_group_wait(arg, GRACE_FOREVER, NULL);
 }
 
 TEST(stress_wait_and_shutdown_together)
@@ -583,7 +707,8 @@ TEST(stress_wait_and_shutdown_together)
 }
 
 TEST_LIST(T(wait_all_zero), T(errgroup_first_failure_stops_siblings), T(failure_stops_siblings_without_waiter),
-          T(wait_timeout_then_wait), T(failure_callback_calls_back_into_group),
+          T(wait_timeout_then_wait), T(wait_after_shutdown_counts_abandoned),
+          T(thread_etimedout_is_not_the_deadline), T(failed_name_lives_with_the_group), T(failure_callback_calls_back_into_group),
           T(failure_callback_does_not_hold_up_shutdown),
           T(free_waits_for_a_given_up_failing_member), T(shutdown_64_blocked_in_events), T(shutdown_with_stragglers), T(misuse),
           T(parent_stop_and_free_busy), T(stress_wait_and_shutdown_together))
