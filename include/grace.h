@@ -429,7 +429,10 @@ GRACE_API grace_thread *grace_thread_self(void);
  * joiner wakes. Outside a grace thread it ends the calling thread with
  * pthread_exit. A grace thread that calls pthread_exit itself ends as if by
  * grace_thread_exit(0). Called from a cleanup handler, it runs the handlers
- * left and keeps the first result. */
+ * left and keeps the first result. Never call it (or pthread_exit) from a
+ * stop callback: the request running the callback would never finish, and
+ * a group member that runs its group's callbacks on its way out would
+ * never be counted out. */
 #ifdef __cplusplus
 #define GRACE__NORETURN [[noreturn]]
 #else
