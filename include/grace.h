@@ -406,8 +406,11 @@ typedef struct grace_thread_opts {
  * threads that a second signal prints (grace_signals_route).
  * Returns 0 and the handle in *out, which the caller must join or abandon;
  * -EINVAL for NULL `out` or `fn`, a dead parent, bad options; -ENOMEM;
- * -EAGAIN when the system cannot start a thread. Nothing is left behind on
- * failure. Never blocks. */
+ * -EAGAIN when the system cannot start a thread (or make the one
+ * thread-specific key grace needs to see a pthread_exit from fn). Nothing
+ * is left behind on failure. A thread that cannot store its thread-specific
+ * value (out of memory) ends at once with the result -ENOMEM, fn not run.
+ * Never blocks. */
 GRACE_API int grace_thread_start(grace_thread **out, const char *name, grace_thread_fn fn, void *arg,
                                  grace_stop *parent);
 
@@ -454,8 +457,10 @@ GRACE_API grace_thread *grace_thread_self(void);
  * left and keeps the first result. Called from inside a stop callback (in
  * any thread), it first finishes the request that ran it, as if the
  * callback had returned: the other callbacks run, and the request's stops
- * are left requested and free to be freed; then the handlers run. (A bare
- * pthread_exit from a callback does not: the request is left half-run.) */
+ * are left requested and free to be freed; then the handlers run (and a
+ * group member whose failure ran the group's callbacks is counted out as
+ * usual). A bare pthread_exit from a callback does not: the request is left
+ * half-run. */
 #ifdef __cplusplus
 #define GRACE__NORETURN [[noreturn]]
 #else
@@ -466,8 +471,10 @@ GRACE__NORETURN GRACE_API void grace_thread_exit(int result);
 /* Push a cleanup handler on the calling grace thread: the handlers run
  * last-in first-out, each exactly once, on every way out: its function
  * returns (after a stop, too) or it calls grace_thread_exit. A handler may
- * push another (it runs next). Returns 0; -EINVAL outside a grace thread or
- * for NULL fn; -ENOMEM. Never blocks. */
+ * push another (it runs next). Returns 0; -EINVAL outside a grace thread,
+ * for NULL fn, or once the thread's handlers have all run (from a callback
+ * on its group's stop that its failure runs on its way out); -ENOMEM. Never
+ * blocks. */
 GRACE_API int grace_defer(void (*fn)(void *arg), void *arg);
 
 /* ------------------------------------------------------------------------
@@ -495,15 +502,31 @@ GRACE_API int grace_group_spawn(grace_group *g, const char *name, grace_thread_f
 /* The group's stop (NULL for NULL). Requesting it stops every thread. */
 GRACE_API grace_stop *grace_group_get_stop(grace_group *g);
 
+/* What the threads of a group came to, as grace_group_wait tells it. The
+ * return value of the wait speaks only of the wait; this says how the
+ * threads ended, so that "thread X returned r", "a thread was given up
+ * without a result" and "the wait's deadline passed" never look alike. */
+typedef struct grace_group_outcome {
+	int result;         /* the first non-zero result a thread returned (which
+	                       may be any int, -ETIMEDOUT included); 0 if none did */
+	const char *failed; /* that thread's full name, owned by the group and
+	                       valid until grace_group_free; NULL if none */
+	size_t abandoned;   /* threads grace_group_shutdown gave up at its
+	                       deadline: what they return later is never heard */
+} grace_group_outcome;
+
 /* Wait for every thread by `d`. The first thread to return non-zero
  * requests the group's stop with GRACE_REASON_SIBLING_FAILED from its own
- * way out, whether or not anyone waits. Returns 0 when every thread returned
- * 0, otherwise the first non-zero result; -ETIMEDOUT at the deadline (the
- * threads go on: wait again or shut down); -EINVAL for NULL or when called
- * by a thread of the group (it would wait for itself). The threads it
- * saw end are joined either way. Sleeps on the group (no polling); may be
- * called from several threads at once. */
-GRACE_API int grace_group_wait(grace_group *g, grace_deadline d);
+ * way out, whether or not anyone waits, as Go's errgroup does. Returns 0
+ * when no thread is left to wait for: each one ended and was joined, or was
+ * abandoned by grace_group_shutdown; -ETIMEDOUT at the deadline (the threads
+ * go on: wait again or shut down); -EINVAL for NULL or when called by a
+ * thread of the group (it would wait for itself), a callback on the group's
+ * stop run by the failing thread included. If `out` is not NULL it receives
+ * the outcome on 0 and on -ETIMEDOUT (so far, then); it is untouched on
+ * -EINVAL. The threads it saw end are joined either way. Sleeps on the
+ * group (no polling); may be called from several threads at once. */
+GRACE_API int grace_group_wait(grace_group *g, grace_deadline d, grace_group_outcome *out);
 
 /* Shut the group down: request its stop with `reason` (> 0), join every
  * thread that ends by `d`, and abandon the rest (they free themselves when
@@ -514,15 +537,18 @@ GRACE_API int grace_group_wait(grace_group *g, grace_deadline d);
  * how long. Returns 0 when every thread ended by the deadline, whatever
  * their results (those are in the report); -ETIMEDOUT when any straggled;
  * -EINVAL for NULL, reason <= 0, a second shutdown, or a call from a
- * thread of the group; -ENOMEM when the
- * report could not be made (the shutdown still happened; *report is NULL).
+ * thread of the group (a callback on the group's stop run by a failing
+ * thread included); -ENOMEM when the report could not be made (the
+ * shutdown still happened; *report is NULL).
  * Blocks until every thread ends or the deadline passes. */
 GRACE_API int grace_group_shutdown(grace_group *g, int reason, grace_deadline d, grace_report **report);
 
 /* Free the group and its stop. Returns 0; -EBUSY, freeing nothing, while a
  * thread is neither joined nor abandoned, or while the group's stop still
  * has children or callbacks of the caller's; NULL is a no-op answering 0.
- * Abandoned stragglers go on after it: their state is their own. */
+ * Abandoned stragglers go on after it: their state is their own. Blocks
+ * only while a straggler that failed is still requesting the group's stop
+ * (running the callbacks on it), which it does before it counts as ended. */
 GRACE_API int grace_group_free(grace_group *g);
 
 /* One thread of a report. Strings are owned by the report. */

@@ -16,11 +16,28 @@
  * word, the exit reads it after its RMW on the word, both seq_cst, so one of
  * them sees the other.
  *
- * A member that returns non-zero records itself as the first failure (one
- * compare-and-swap) and requests the group's stop with
- * GRACE_REASON_SIBLING_FAILED, from its own exit path, as Go's errgroup does.
+ * A member that returns non-zero records itself as the first failure (under
+ * the group's lock) and requests the group's stop with
+ * GRACE_REASON_SIBLING_FAILED, from its own exit path, as Go's errgroup
+ * does. It does so first thing after its cleanup handlers, while it still
+ * counts as running and still knows itself as a member (so that a callback
+ * on the group's stop that calls grace_group_wait or grace_group_shutdown
+ * is refused, as from any member), and holding no lock, since the request
+ * runs the caller's callbacks. A shutdown may give such a member up in the
+ * middle of it; the member pins the group (`pins`, raised under the
+ * member's lock, which the give-up takes) so that grace_group_free waits
+ * for the report to end instead of freeing the group under it.
  *
- * Lock order: the group's lock, then a thread's lock, then stop locks.
+ * The outcome grace_group_wait gives is kept under the group's lock: the
+ * first failure's result and a copy of its thread's name, in room that each
+ * spawn reserves for its member's name (so that the failure, on the way
+ * out, allocates nothing and cannot fail), and the count of members that a
+ * shutdown gave up at its deadline, raised in the same critical section
+ * that takes them off the list, so that a wait that finds the list empty
+ * also finds them counted.
+ *
+ * Lock order: the group's lock, then a thread's lock, then stop locks. No
+ * lock of ours is held while a caller's callback runs.
  */
 #include "internal.h"
 
@@ -34,6 +51,15 @@ static bool group_live(const grace_group *g)
 {
 	return g != NULL &&
 	       atomic_load_explicit(&((grace_group *)(uintptr_t)g)->magic, memory_order_acquire) == GROUP_MAGIC;
+}
+
+/* The group's lock is unlocked when the group is freed (it fails with
+ * EBUSY only while locked, our own bug). */
+static void lock_destroy(grace_group *g)
+{
+	int r = pthread_mutex_destroy(&g->lock);
+	GRACE_ASSERT(r == 0);
+	(void)r;
 }
 
 /* Whether the caller is a member of `g`: it would wait for itself. */
@@ -52,15 +78,45 @@ static void running_dec(grace_group *g)
 		grace__wake(&g->word, INT32_MAX);
 }
 
-void grace__group_member_exited(grace_group *g, int result)
+void grace__group_member_exited(grace_group *g)
 {
-	if (result != 0) {
-		int none = 0;
-		if (atomic_compare_exchange_strong_explicit(&g->first_result, &none, result, memory_order_relaxed,
-		                                            memory_order_relaxed))
-			grace__stop_request(g->stop, GRACE_REASON_SIBLING_FAILED);
-	}
 	running_dec(g);
+}
+
+void grace__group_pin(grace_group *g)
+{
+	/* Relaxed: the member raises it under its own lock, and a give-up
+	 * that comes after takes that lock before anything that leads to
+	 * grace_group_free; free reads it under the group's lock. */
+	atomic_fetch_add_explicit(&g->pins, 1, memory_order_relaxed);
+}
+
+void grace__group_member_failed(grace_group *g, const char *name, int result)
+{
+	grace__mutex_lock(&g->lock);
+	bool first = g->failed == NULL;
+	if (first) {
+		/* The spawn reserved room for the name. */
+		size_t n = strlen(name) + 1;
+		GRACE_ASSERT(n <= g->failed_cap);
+		memcpy(g->failed_buf, name, n);
+		g->failed = g->failed_buf;
+		g->first_result = result;
+	}
+	grace__mutex_unlock(&g->lock);
+	/* No lock held: the request runs the callbacks on the group's stop. */
+	if (first)
+		grace__stop_request(g->stop, GRACE_REASON_SIBLING_FAILED);
+}
+
+void grace__group_unpin(grace_group *g)
+{
+	/* The wake is made under the lock, and grace_group_free takes the lock
+	 * once more after it sees 0, so our unlock is our last touch of g. */
+	grace__mutex_lock(&g->lock);
+	if (atomic_fetch_sub_explicit(&g->pins, 1, memory_order_relaxed) == 1 && g->freeing)
+		grace__wake(&g->pins, INT32_MAX);
+	grace__mutex_unlock(&g->lock);
 }
 
 void grace__group_member_abandoned(grace_group *g)
@@ -85,7 +141,7 @@ int grace_group_new(grace_group **out, const char *name, grace_stop *parent)
 	}
 	int r = grace_stop_new(&g->stop, parent);
 	if (r < 0) {
-		pthread_mutex_destroy(&g->lock);
+		lock_destroy(g);
 		free(g);
 		return r;
 	}
@@ -98,10 +154,26 @@ int grace_group_spawn(grace_group *g, const char *name, grace_thread_fn fn, void
 {
 	if (!group_live(g) || fn == NULL)
 		return -EINVAL;
-	pthread_mutex_lock(&g->lock);
+	if (name == NULL)
+		name = "thread";
+	grace__mutex_lock(&g->lock);
 	if (g->shutting_down) {
-		pthread_mutex_unlock(&g->lock);
+		grace__mutex_unlock(&g->lock);
 		return -EINVAL;
+	}
+	/* Room for the member's name should it be the first to fail (see the
+	 * top comment); none is needed once a failure is recorded, and the
+	 * recorded name must not move. */
+	size_t need = strlen(name) + 1;
+	if (g->failed == NULL && need > g->failed_cap) {
+		size_t cap = need < 32 ? 32 : need;
+		char *buf = grace__realloc(g->failed_buf, cap);
+		if (buf == NULL) {
+			grace__mutex_unlock(&g->lock);
+			return -ENOMEM;
+		}
+		g->failed_buf = buf;
+		g->failed_cap = cap;
 	}
 	grace_thread *t;
 	/* Counted before it starts: it may exit at once. */
@@ -119,7 +191,7 @@ int grace_group_spawn(grace_group *g, const char *name, grace_thread_fn fn, void
 		g->tail = t;
 		g->members++;
 	}
-	pthread_mutex_unlock(&g->lock);
+	grace__mutex_unlock(&g->lock);
 	return r;
 }
 
@@ -162,7 +234,17 @@ static grace_thread *take_locked(grace_group *g, bool all)
 	return first;
 }
 
-int grace_group_wait(grace_group *g, grace_deadline d)
+/* The outcome so far. */
+static void outcome_locked(const grace_group *g, grace_group_outcome *out)
+{
+	if (out == NULL)
+		return;
+	out->result = g->first_result;
+	out->failed = g->failed;
+	out->abandoned = g->abandoned;
+}
+
+int grace_group_wait(grace_group *g, grace_deadline d, grace_group_outcome *out)
 {
 	if (!group_live(g) || called_from_member(g))
 		return -EINVAL;
@@ -173,19 +255,21 @@ int grace_group_wait(grace_group *g, grace_deadline d)
 	for (;;) {
 		uint32_t running = atomic_load_explicit(&g->word, memory_order_seq_cst);
 		if (running == 0 || late) {
-			pthread_mutex_lock(&g->lock);
+			grace__mutex_lock(&g->lock);
 			grace_thread *done = take_locked(g, false);
 			bool empty = g->head == NULL;
-			pthread_mutex_unlock(&g->lock);
+			/* Every member taken here recorded its failure, if any,
+			 * before its EXITED, which take_locked acquired. */
+			if (empty || late)
+				outcome_locked(g, out);
+			grace__mutex_unlock(&g->lock);
 			while (done != NULL) {
 				grace_thread *next = done->gnext;
 				grace__thread_reap(done, NULL, NULL);
 				done = next;
 			}
 			if (empty) {
-				/* Every member was joined, so every exit path,
-				 * with its record of a failure, came before. */
-				r = atomic_load_explicit(&g->first_result, memory_order_relaxed);
+				r = 0;
 				break;
 			}
 			if (late) {
@@ -235,14 +319,14 @@ int grace_group_shutdown(grace_group *g, int reason, grace_deadline d, grace_rep
 	if (!group_live(g) || reason <= 0 || called_from_member(g))
 		return -EINVAL;
 	int64_t t0 = grace__os_now();
-	pthread_mutex_lock(&g->lock);
+	grace__mutex_lock(&g->lock);
 	if (g->shutting_down) {
-		pthread_mutex_unlock(&g->lock);
+		grace__mutex_unlock(&g->lock);
 		return -EINVAL;
 	}
 	g->shutting_down = true;
 	size_t n = g->members;
-	pthread_mutex_unlock(&g->lock);
+	grace__mutex_unlock(&g->lock);
 
 	grace_report *rep = NULL;
 	bool nomem = false;
@@ -270,14 +354,16 @@ int grace_group_shutdown(grace_group *g, int reason, grace_deadline d, grace_rep
 
 	/* Join every member that exited (each EXITED seen with an acquire load
 	 * in take_locked, so its result and exit time are visible). */
-	pthread_mutex_lock(&g->lock);
+	grace__mutex_lock(&g->lock);
 	grace_thread *done = take_locked(g, false);
-	pthread_mutex_unlock(&g->lock);
+	grace__mutex_unlock(&g->lock);
 	reap_into(done, rep, t0, &nomem);
 
-	pthread_mutex_lock(&g->lock);
+	grace__mutex_lock(&g->lock);
 	grace_thread *rest = take_locked(g, true);
-	pthread_mutex_unlock(&g->lock);
+	for (grace_thread *t = rest; t != NULL; t = t->gnext)
+		g->abandoned++;
+	grace__mutex_unlock(&g->lock);
 	int r = rest != NULL ? -ETIMEDOUT : 0;
 	int64_t now = grace__os_now();
 	while (rest != NULL) {
@@ -310,16 +396,30 @@ int grace_group_free(grace_group *g)
 		return 0;
 	if (!group_live(g))
 		return -EINVAL;
-	pthread_mutex_lock(&g->lock);
+	grace__mutex_lock(&g->lock);
 	bool busy = g->head != NULL;
-	pthread_mutex_unlock(&g->lock);
+	/* A member given up by a shutdown may still be reporting its failure
+	 * (requesting our stop): wait for it, not long unless a callback on
+	 * the stop takes long. Its wake comes under the lock, and we take the
+	 * lock after each sleep, so it has let go of the group when we see 0. */
+	struct grace__site site = {"group_free", g->name, 0};
+	uint32_t pins;
+	while (!busy && (pins = atomic_load_explicit(&g->pins, memory_order_relaxed)) != 0) {
+		g->freeing = true;
+		grace__mutex_unlock(&g->lock);
+		(void)grace__wait(&g->pins, pins, NULL, GRACE_FOREVER, &site);
+		grace__mutex_lock(&g->lock);
+	}
+	g->freeing = false;
+	grace__mutex_unlock(&g->lock);
 	if (busy)
 		return -EBUSY;
 	int r = grace_stop_free(g->stop);
 	if (r < 0)
 		return r;
 	atomic_store_explicit(&g->magic, 0, memory_order_relaxed);
-	pthread_mutex_destroy(&g->lock);
+	lock_destroy(g);
+	free(g->failed_buf);
 	free(g);
 	return 0;
 }

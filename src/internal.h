@@ -222,6 +222,23 @@ extern _Atomic(grace__queue_hook_fn) grace__queue_claim_hook;
 
 /* ---- threads (src/thread.c) ---- */
 
+/* Lock and unlock a library mutex (thread.c, group.c). A default mutex
+ * fails only when it is not one (never initialised, or destroyed), which
+ * is our own bug: checked in debug builds. */
+static inline void grace__mutex_lock(pthread_mutex_t *m)
+{
+	int r = pthread_mutex_lock(m);
+	GRACE_ASSERT(r == 0);
+	(void)r;
+}
+
+static inline void grace__mutex_unlock(pthread_mutex_t *m)
+{
+	int r = pthread_mutex_unlock(m);
+	GRACE_ASSERT(r == 0);
+	(void)r;
+}
+
 /* Print every live grace thread, one line each: its name and what it is
  * blocked on, since when. Used by the signal escalation (outside any signal
  * handler). */
@@ -252,7 +269,8 @@ struct grace_thread {
 	int result;              /* written before EXITED (release) */
 	int64_t exit_ns;         /* when it exited; written before EXITED */
 	bool finishing;          /* the thread's own: its way out has begun */
-	bool finished;           /* the thread's own: the bookkeeping is done */
+	bool finished;           /* the thread's own: its handlers are done, the bookkeeping begun */
+	struct grace_group *reporting; /* the thread's own: the group its failure report pinned */
 	struct grace_group *home; /* fixed at start: the group that owns the handle */
 	/* Cleanup handlers, a stack: the thread's own, no lock. */
 	struct grace__defer *defers;
@@ -290,19 +308,43 @@ void grace__thread_release(grace_thread *t);
 struct grace_group {
 	_Atomic uint32_t magic;
 	grace_stop *stop;
-	pthread_mutex_t lock;      /* guards the members and shutting_down */
+	pthread_mutex_t lock;      /* guards the members, shutting_down and the outcome */
 	grace_thread *head, *tail; /* members, in spawn order */
 	size_t members;
 	bool shutting_down;
 	_Atomic uint32_t word;      /* members running: a spawn raises it, an exit lowers it */
 	_Atomic uint32_t waiters;   /* callers that may sleep on word */
-	_Atomic int first_result;   /* the first non-zero result, 0 until then */
+	/* Members between grace__group_pin and the end of their failure
+	 * report: grace_group_free waits for 0 (it sleeps on the word when
+	 * `freeing`). Raised under the member's lock, lowered under ours. */
+	_Atomic uint32_t pins;
+	bool freeing;
+	/* The outcome grace_group_wait gives, under the lock. */
+	int first_result;  /* the first non-zero result, 0 until then */
+	char *failed;      /* that member's name (in failed_buf), NULL until then */
+	char *failed_buf;  /* room for the longest member name, reserved at spawn */
+	size_t failed_cap;
+	size_t abandoned;  /* members a shutdown gave up at its deadline */
 	char name[];
 };
 
 /* Called by an exiting member with its group link held: count the exit in
- * the group's word and, for a non-zero result, stop the siblings. */
-void grace__group_member_exited(struct grace_group *g, int result);
+ * the group's word. */
+void grace__group_member_exited(struct grace_group *g);
+
+/* Called by a member with its group link held, on its way out with a
+ * non-zero result: keep the group alive until grace__group_member_failed
+ * returns, even if a shutdown gives the member up meanwhile. */
+void grace__group_pin(struct grace_group *g);
+
+/* Called by a pinned member, holding no lock and still known to itself as
+ * a member: record `result` and `name` if they are the group's first
+ * failure and, if so, request the group's stop (running the callbacks on
+ * it). The member then unpins. */
+void grace__group_member_failed(struct grace_group *g, const char *name, int result);
+
+/* Drop a member's pin; the member must not touch `g` afterwards. */
+void grace__group_unpin(struct grace_group *g);
 
 /* Called by the abandon of a member that has not exited, link held. */
 void grace__group_member_abandoned(struct grace_group *g);

@@ -4,7 +4,10 @@
  *
  * Ownership. The state is shared by the handle and the thread. The thread's
  * way out (its function returns, or it calls grace_thread_exit) runs the
- * cleanup handlers, sets EXITED in the state word and wakes a joiner if
+ * cleanup handlers; a group member with a non-zero result then tells its
+ * group, which may run the callbacks on the group's stop (no lock held,
+ * the thread still itself; see report_failure); then it leaves the
+ * registry, sets EXITED in the state word and wakes a joiner if
  * WAITING says one may sleep; a group member then counts its exit in the
  * group's word; last, the thread sets RELEASED and touches nothing more. A
  * join with a deadline sleeps on the word (grace__wait, never polling) until
@@ -20,7 +23,8 @@
  * Lock order: a group's lock, then a thread's lock (which guards its group
  * link, and under which RELEASED and ABANDONED are set), then stop locks;
  * the registry lock is taken alone or under a group's lock, never with a
- * thread's lock.
+ * thread's lock. No lock of ours is held while a caller's code runs (its
+ * function, cleanup handlers, stop callbacks).
  */
 #include "internal.h"
 
@@ -49,10 +53,12 @@ static pthread_mutex_t reg_lock = PTHREAD_MUTEX_INITIALIZER;
 static grace_thread *reg_head;
 
 /* A key whose destructor finishes a grace thread that called pthread_exit
- * itself, so that its handlers still run and its joiner still wakes. */
+ * itself, so that its handlers still run and its joiner still wakes. Made
+ * by the first start that finds it missing; a start that cannot make it
+ * fails, since without it that promise would be broken. */
 static pthread_key_t exit_key;
-static pthread_once_t exit_key_once = PTHREAD_ONCE_INIT;
-static bool exit_key_ok;
+static pthread_mutex_t exit_key_lock = PTHREAD_MUTEX_INITIALIZER;
+static _Atomic bool exit_key_ok;
 
 static _Atomic(grace_thread *) quarantine[QUARANTINE];
 static _Atomic unsigned quarantine_pos;
@@ -68,9 +74,20 @@ static void exit_key_destructor(void *p)
 	finish(p, 0);
 }
 
-static void exit_key_init(void)
+/* Whether the key exists, making it if not (it fails with EAGAIN when the
+ * process has used up its keys, ENOMEM without memory). */
+static bool exit_key_ready(void)
 {
-	exit_key_ok = pthread_key_create(&exit_key, exit_key_destructor) == 0;
+	/* Acquire: pairs with the release below (exit_key is written). */
+	if (atomic_load_explicit(&exit_key_ok, memory_order_acquire))
+		return true;
+	grace__mutex_lock(&exit_key_lock);
+	if (!atomic_load_explicit(&exit_key_ok, memory_order_relaxed) &&
+	    pthread_key_create(&exit_key, exit_key_destructor) == 0)
+		atomic_store_explicit(&exit_key_ok, true, memory_order_release);
+	bool ok = atomic_load_explicit(&exit_key_ok, memory_order_relaxed);
+	grace__mutex_unlock(&exit_key_lock);
+	return ok;
 }
 
 static bool handle_live(const grace_thread *t)
@@ -91,32 +108,36 @@ static void magic_clear(grace_thread *t)
 
 static void registry_add(grace_thread *t)
 {
-	pthread_mutex_lock(&reg_lock);
+	grace__mutex_lock(&reg_lock);
 	t->rprev = NULL;
 	t->rnext = reg_head;
 	if (reg_head != NULL)
 		reg_head->rprev = t;
 	reg_head = t;
-	pthread_mutex_unlock(&reg_lock);
+	grace__mutex_unlock(&reg_lock);
 }
 
 static void registry_remove(grace_thread *t)
 {
-	pthread_mutex_lock(&reg_lock);
+	grace__mutex_lock(&reg_lock);
 	if (t->rprev != NULL)
 		t->rprev->rnext = t->rnext;
 	else
 		reg_head = t->rnext;
 	if (t->rnext != NULL)
 		t->rnext->rprev = t->rprev;
-	pthread_mutex_unlock(&reg_lock);
+	grace__mutex_unlock(&reg_lock);
 }
 
 /* Out of line so that a valgrind suppression can name it: see
  * tests/valgrind/grace.supp, thread-lock-destroy-after-other-unlock. */
 static __attribute__((noinline)) void lock_destroy(grace_thread *t)
 {
-	pthread_mutex_destroy(&t->lock);
+	/* EBUSY would mean it is still locked: whoever frees the state took
+	 * and released it last (see finish and grace__thread_release). */
+	int r = pthread_mutex_destroy(&t->lock);
+	GRACE_ASSERT(r == 0);
+	(void)r;
 }
 
 /* Free a thread's state; its shell goes to the quarantine. */
@@ -136,6 +157,33 @@ static void destroy(grace_thread *t)
 	atomic_fetch_sub_explicit(&grace__thread_states, 1, memory_order_release);
 }
 
+/* A member's non-zero result, told to its group on the way out, before the
+ * rest of the bookkeeping: the thread still counts as running and still
+ * knows itself (grace_thread_self), so a callback on the group's stop that
+ * this runs and that calls grace_group_wait or grace_group_shutdown gets
+ * -EINVAL, as from any member; and it holds no lock of ours while the
+ * callbacks run. The group link is read under the thread's lock, and the
+ * group pinned there, so that a shutdown that gives the thread up
+ * meanwhile cannot let the group be freed under the report. A thread given
+ * up before it got here reports nothing: its group no longer waits for it. */
+static void report_failure(grace_thread *t)
+{
+	grace__mutex_lock(&t->lock);
+	struct grace_group *g = t->group;
+	if (g != NULL)
+		grace__group_pin(g);
+	grace__mutex_unlock(&t->lock);
+	if (g == NULL)
+		return;
+	/* Kept in the thread, so that a grace_thread_exit from one of the
+	 * callbacks (which finishes the request and re-enters finish) can
+	 * drop the pin in our place. */
+	t->reporting = g;
+	grace__group_member_failed(g, t->name, t->result);
+	t->reporting = NULL;
+	grace__group_unpin(g);
+}
+
 /* The thread's way out: handlers, then the bookkeeping, exactly once. A
  * handler that calls grace_thread_exit re-enters here, runs the remaining
  * handlers and never comes back, so each handler runs once. */
@@ -149,11 +197,25 @@ static void finish(grace_thread *t, int result)
 		struct grace__defer d = t->defers[--t->ndefers];
 		d.fn(d.arg);
 	}
-	if (t->finished)
+	if (t->finished && t->reporting == NULL)
 		return;
-	t->finished = true;
-	if (exit_key_ok)
-		pthread_setspecific(exit_key, NULL);
+	if (!t->finished) {
+		t->finished = true;
+		if (t->result != 0 && t->home != NULL)
+			report_failure(t);
+	} else {
+		/* Re-entered through grace_thread_exit from a callback that the
+		 * failure report's request ran; that request is finished now
+		 * (grace_thread_exit saw to it), and the report's frame never
+		 * resumes: drop its pin here and go on with the bookkeeping. */
+		struct grace_group *g = t->reporting;
+		t->reporting = NULL;
+		grace__group_unpin(g);
+	}
+	/* Clearing a value that was set allocates nothing: it cannot fail. */
+	int r = pthread_setspecific(exit_key, NULL);
+	GRACE_ASSERT(r == 0);
+	(void)r;
 	registry_remove(t);
 	tls_self = NULL;
 	grace__self_blocked = NULL;
@@ -168,9 +230,9 @@ static void finish(grace_thread *t, int result)
 
 	/* The link is cleared once used: a later abandon then knows that the
 	 * group has counted this exit. */
-	pthread_mutex_lock(&t->lock);
+	grace__mutex_lock(&t->lock);
 	if (t->group != NULL) {
-		grace__group_member_exited(t->group, t->result);
+		grace__group_member_exited(t->group);
 		t->group = NULL;
 	}
 	/* The thread's end sets RELEASED and the abandon ABANDONED, each
@@ -179,7 +241,7 @@ static void finish(grace_thread *t, int result)
 	 * everything the first did before the free, and the first's unlock is
 	 * its last touch of the state. */
 	old = atomic_fetch_or_explicit(&t->state, GRACE__T_RELEASED, memory_order_acq_rel);
-	pthread_mutex_unlock(&t->lock);
+	grace__mutex_unlock(&t->lock);
 	if (old & GRACE__T_ABANDONED)
 		destroy(t);
 }
@@ -189,8 +251,15 @@ static void *thread_main(void *arg)
 	grace_thread *t = arg;
 	tls_self = t;
 	grace__self_blocked = &t->blocked;
-	if (exit_key_ok)
-		pthread_setspecific(exit_key, t);
+	if (pthread_setspecific(exit_key, t) != 0) {
+		/* ENOMEM: glibc allocates a thread's room for the values of
+		 * keys past its first 32 on first use. Without the value a
+		 * pthread_exit in fn would end the thread unseen and its joiner
+		 * would wait forever; it ends at once instead, fn not run. */
+		grace__blocked_end();
+		finish(t, -ENOMEM);
+		return NULL;
+	}
 #ifdef HAVE_PTHREAD_SETNAME_NP
 	/* The kernel keeps 15 bytes; the reports keep the full name. */
 	char os_name[16];
@@ -199,7 +268,10 @@ static void *thread_main(void *arg)
 		n = sizeof os_name - 1;
 	memcpy(os_name, t->name, n);
 	os_name[n] = '\0';
-	pthread_setname_np(pthread_self(), os_name);
+	/* Only a convenience for debuggers and ps (the name fits, so glibc
+	 * cannot fail; other systems may refuse): the reports and the list of
+	 * running threads carry the full name whatever the answer. */
+	(void)pthread_setname_np(pthread_self(), os_name);
 #endif
 	grace__blocked_end(); /* running its own code, since now */
 	finish(t, t->fn(t->stop, t->arg));
@@ -232,7 +304,8 @@ int grace__thread_start(grace_thread **out, const char *name, grace_thread_fn fn
 		return -EINVAL;
 	if (name == NULL)
 		name = "thread";
-	pthread_once(&exit_key_once, exit_key_init);
+	if (!exit_key_ready())
+		return -EAGAIN;
 
 	size_t len = strlen(name);
 	grace_thread *t = grace__calloc(1, sizeof *t + len + 1);
@@ -267,12 +340,15 @@ int grace__thread_start(grace_thread **out, const char *name, grace_thread_fn fn
 		r = pthread_attr_setstacksize(&attr, stack);
 		if (r == 0)
 			r = pthread_create(&t->tid, &attr, thread_main, t);
-		pthread_attr_destroy(&attr);
+		/* Cannot fail for attributes that pthread_attr_init made. */
+		int dr = pthread_attr_destroy(&attr);
+		GRACE_ASSERT(dr == 0);
+		(void)dr;
 	}
 	if (r != 0) {
 		registry_remove(t);
 		grace_stop_free(t->stop);
-		pthread_mutex_destroy(&t->lock);
+		lock_destroy(t);
 		atomic_store_explicit(&t->magic, 0, memory_order_relaxed);
 		atomic_fetch_sub_explicit(&grace__thread_states, 1, memory_order_relaxed);
 		free(t);
@@ -347,9 +423,26 @@ static __attribute__((noinline)) void joined_outcome(const grace_thread *t, int 
 		*exit_ns = t->exit_ns;
 }
 
+/* Join the pthread of a thread whose handle the caller owns (claimed, or
+ * taken off its group's list), so no one else joins or detaches it. */
+static void join_pthread(grace_thread *t)
+{
+	int r = pthread_join(t->tid, NULL);
+	if (r == EDEADLK) {
+		/* The thread itself, after its bookkeeping, where it no longer
+		 * knows itself (a thread-specific destructor of another library
+		 * that runs after ours and waits for the group): it has set
+		 * RELEASED and touches nothing more, so detach it instead, and
+		 * the system reclaims it when it ends. */
+		r = pthread_detach(t->tid);
+	}
+	GRACE_ASSERT(r == 0);
+	(void)r;
+}
+
 void grace__thread_reap(grace_thread *t, int *result, int64_t *exit_ns)
 {
-	pthread_join(t->tid, NULL);
+	join_pthread(t);
 	joined_outcome(t, result, exit_ns);
 	destroy(t);
 }
@@ -366,7 +459,7 @@ int grace_thread_join(grace_thread *t, grace_deadline d, int *result)
 		 * until the kernel's wake-up at the thread's end, and the thread
 		 * then skips its own wake (no WAITING). */
 		grace__blocked_begin("thread_join", t->name, 0);
-		pthread_join(t->tid, NULL);
+		join_pthread(t);
 		grace__blocked_end();
 		joined_outcome(t, result, NULL);
 		destroy(t);
@@ -397,8 +490,12 @@ void grace__thread_release(grace_thread *t)
 	 * has been requested, so that the parent can be freed while the
 	 * abandoned thread still runs. */
 	grace__stop_detach(t->stop);
-	pthread_detach(t->tid);
-	pthread_mutex_lock(&t->lock);
+	/* Joinable until now: the caller owns the handle (claim, or its
+	 * group's list), so no one else joins or detaches it. */
+	int r = pthread_detach(t->tid);
+	GRACE_ASSERT(r == 0);
+	(void)r;
+	grace__mutex_lock(&t->lock);
 	if (t->group != NULL) {
 		/* Not counted out yet: it leaves the running count now. */
 		grace__group_member_abandoned(t->group);
@@ -406,7 +503,7 @@ void grace__thread_release(grace_thread *t)
 	}
 	/* Under the lock, as the thread's RELEASED (see finish). */
 	uint32_t old = atomic_fetch_or_explicit(&t->state, GRACE__T_ABANDONED, memory_order_acq_rel);
-	pthread_mutex_unlock(&t->lock);
+	grace__mutex_unlock(&t->lock);
 	if (old & GRACE__T_RELEASED)
 		destroy(t);
 }
@@ -433,7 +530,10 @@ _Noreturn void grace_thread_exit(int result)
 int grace_defer(void (*fn)(void *arg), void *arg)
 {
 	grace_thread *t = tls_self;
-	if (t == NULL || fn == NULL)
+	/* finished: its handlers have run (a callback on its group's stop,
+	 * run by its failure report, calls from there): one pushed now would
+	 * never run. */
+	if (t == NULL || fn == NULL || t->finished)
 		return -EINVAL;
 	if (t->ndefers == t->capdefers) {
 		size_t cap = t->capdefers * 2;
@@ -473,7 +573,7 @@ void grace__threads_print(FILE *f)
 {
 	if (f == NULL)
 		return;
-	pthread_mutex_lock(&reg_lock);
+	grace__mutex_lock(&reg_lock);
 	int64_t now = grace__os_now();
 	size_t count = 0, width = 0;
 	for (grace_thread *t = reg_head; t != NULL; t = t->rnext) {
@@ -499,6 +599,6 @@ void grace__threads_print(FILE *f)
 		print_duration(f, now - since);
 		fputc('\n', f);
 	}
-	pthread_mutex_unlock(&reg_lock);
+	grace__mutex_unlock(&reg_lock);
 	fflush(f);
 }

@@ -10,12 +10,32 @@ static void wait_states(long want)
 	WAIT_UNTIL(atomic_load(&grace__thread_states) == want);
 }
 
+/* Assert a wait's outcome: its result, the failed thread's name (NULL for
+ * none) and the count of threads given up. */
+#define ASSERT_OUTCOME(o, want_result, want_failed, want_abandoned)                   \
+	do {                                                                          \
+		ASSERT_RC((o).result, want_result);                                   \
+		const char *want_failed_ = (want_failed);                             \
+		if (want_failed_ == NULL)                                             \
+			ASSERT_TRUE((o).failed == NULL);                              \
+		else                                                                  \
+			ASSERT_STR_EQ((o).failed, want_failed_);                      \
+		ASSERT_EQ((o).abandoned, want_abandoned);                             \
+	} while (0)
+
 /* ---- wait ---- */
 
 static int return_arg(grace_stop *stop, void *arg)
 {
 	(void)stop;
 	return (int)(intptr_t)arg;
+}
+
+static int fail_with_5(grace_stop *stop, void *arg)
+{
+	(void)stop;
+	(void)arg;
+	return 5;
 }
 
 TEST(wait_all_zero)
@@ -25,8 +45,11 @@ TEST(wait_all_zero)
 	ASSERT_RC(grace_group_new(&g, "zeros", NULL), 0);
 	for (int i = 0; i < 8; i++)
 		ASSERT_RC(grace_group_spawn(g, "zero", return_arg, NULL), 0);
-	ASSERT_RC(grace_group_wait(g, GRACE_FOREVER), 0);
-	ASSERT_RC(grace_group_wait(g, grace_now()), 0); /* nothing left: at once */
+	grace_group_outcome o;
+	memset(&o, 0xa5, sizeof o);
+	ASSERT_RC(grace_group_wait(g, GRACE_FOREVER, &o), 0);
+	ASSERT_OUTCOME(o, 0, NULL, 0);
+	ASSERT_RC(grace_group_wait(g, grace_now(), NULL), 0); /* nothing left: at once */
 	ASSERT_RC(grace_group_free(g), 0);
 	wait_states(base);
 }
@@ -62,15 +85,19 @@ TEST(errgroup_first_failure_stops_siblings)
 	grace_group *g;
 	ASSERT_RC(grace_group_new(&g, "errgroup", NULL), 0);
 	for (int i = 0; i < 8; i++)
-		ASSERT_RC(grace_group_spawn(g, "member", errgroup_member, (void *)(intptr_t)i), 0);
-	ASSERT_RC(grace_group_wait(g, grace_after_ms(20000)), 7);
+		ASSERT_RC(grace_group_spawn(g, i == 0 ? "first" : "member", errgroup_member, (void *)(intptr_t)i), 0);
+	grace_group_outcome o;
+	ASSERT_RC(grace_group_wait(g, grace_after_ms(20000), &o), 0);
+	ASSERT_OUTCOME(o, 7, "first", 0);
 	for (int i = 1; i < 8; i++)
 		ASSERT_EQ(atomic_load(&eg.reasons[i]), GRACE_REASON_SIBLING_FAILED);
 	ASSERT_EQ(grace_stop_reason(grace_group_get_stop(g)), GRACE_REASON_SIBLING_FAILED);
-	ASSERT_RC(grace_group_wait(g, GRACE_FOREVER), 7); /* sticky */
+	ASSERT_RC(grace_group_wait(g, GRACE_FOREVER, &o), 0);
+	ASSERT_OUTCOME(o, 7, "first", 0); /* sticky */
 	/* Spawning after a failure is allowed: the new thread starts stopped. */
 	ASSERT_RC(grace_group_spawn(g, "late", errgroup_member, (void *)(intptr_t)9), 0);
-	ASSERT_RC(grace_group_wait(g, GRACE_FOREVER), 7);
+	ASSERT_RC(grace_group_wait(g, GRACE_FOREVER, &o), 0);
+	ASSERT_OUTCOME(o, 7, "first", 0);
 	ASSERT_EQ(atomic_load(&eg.reasons[9]), GRACE_REASON_SIBLING_FAILED);
 	ASSERT_RC(grace_group_free(g), 0);
 }
@@ -100,7 +127,9 @@ TEST(failure_stops_siblings_without_waiter)
 	/* Nobody waits, yet the failure stops the group. */
 	WAIT_UNTIL(grace_stop_requested(grace_group_get_stop(g)));
 	ASSERT_EQ(grace_stop_reason(grace_group_get_stop(g)), GRACE_REASON_SIBLING_FAILED);
-	ASSERT_RC(grace_group_wait(g, GRACE_FOREVER), -5);
+	grace_group_outcome o;
+	ASSERT_RC(grace_group_wait(g, GRACE_FOREVER, &o), 0);
+	ASSERT_OUTCOME(o, -5, "failing", 0);
 	ASSERT_RC(grace_group_free(g), 0);
 }
 
@@ -134,7 +163,9 @@ TEST(wait_timeout_then_wait)
 	ASSERT_RC(grace_group_spawn(g, "spinner", spinner, &s), 0);
 	WAIT_UNTIL(atomic_load(&s.started) == 1);
 	grace_deadline t0 = grace_now();
-	ASSERT_RC(grace_group_wait(g, t0 + 80 * 1000000), -ETIMEDOUT);
+	grace_group_outcome o;
+	ASSERT_RC(grace_group_wait(g, t0 + 80 * 1000000, &o), -ETIMEDOUT);
+	ASSERT_OUTCOME(o, 0, NULL, 0); /* so far */
 	int64_t took = grace_now() - t0;
 	ASSERT_GE(took, 80 * 1000000);
 	ASSERT_LE(took, (80 + test_slack_ms()) * 1000000);
@@ -142,8 +173,309 @@ TEST(wait_timeout_then_wait)
 	ASSERT_EQ(g->members, 1);
 	ASSERT_RC(grace_group_free(g), -EBUSY);
 	atomic_store(&s.release, 1);
-	ASSERT_RC(grace_group_wait(g, GRACE_FOREVER), 1);
+	ASSERT_RC(grace_group_wait(g, GRACE_FOREVER, &o), 0);
+	ASSERT_OUTCOME(o, 1, "spinner", 0);
 	ASSERT_RC(grace_group_free(g), 0);
+}
+
+/* A wait after a shutdown that gave stragglers up says so: they are
+ * counted, not taken for threads that returned 0, and what they return
+ * later is never heard. (It answered 0, "every thread returned 0", before.) */
+TEST(wait_after_shutdown_counts_abandoned)
+{
+	long base = atomic_load(&grace__thread_states);
+	struct stubborn s = {0}, s2 = {0};
+	atomic_int started = 0;
+	grace_group *g;
+	ASSERT_RC(grace_group_new(&g, "abandons", NULL), 0);
+	ASSERT_RC(grace_group_spawn(g, "good", wait_for_stop, &started), 0);
+	ASSERT_RC(grace_group_spawn(g, "spinner-1", spinner, &s), 0);
+	ASSERT_RC(grace_group_spawn(g, "spinner-2", spinner, &s2), 0);
+	WAIT_UNTIL(atomic_load(&started) == 1 && atomic_load(&s.started) == 1 && atomic_load(&s2.started) == 1);
+	grace_report *rep = NULL;
+	ASSERT_RC(grace_group_shutdown(g, 1, grace_after_ms(50), &rep), -ETIMEDOUT);
+	size_t stragglers = 0;
+	for (size_t i = 0; i < grace_report_count(rep); i++)
+		stragglers += !grace_report_at(rep, i)->exited;
+	grace_report_free(rep);
+	ASSERT_EQ(stragglers, 2);
+	grace_group_outcome o;
+	ASSERT_RC(grace_group_wait(g, GRACE_FOREVER, &o), 0);
+	ASSERT_OUTCOME(o, 0, NULL, 2); /* the good one returned 0 */
+	/* The stragglers return 1 later: never heard. */
+	atomic_store(&s.release, 1);
+	atomic_store(&s2.release, 1);
+	WAIT_UNTIL(atomic_load(&s.finished) == 1 && atomic_load(&s2.finished) == 1);
+	wait_states(base);
+	ASSERT_RC(grace_group_wait(g, grace_now(), &o), 0);
+	ASSERT_OUTCOME(o, 0, NULL, 2);
+	ASSERT_RC(grace_group_free(g), 0);
+}
+
+static int return_etimedout(grace_stop *stop, void *arg)
+{
+	(void)stop;
+	(void)arg;
+	return -ETIMEDOUT;
+}
+
+/* A thread that returns -ETIMEDOUT is told apart from the wait's own
+ * deadline (they were one code before). */
+TEST(thread_etimedout_is_not_the_deadline)
+{
+	struct stubborn s = {0};
+	grace_group *g;
+	ASSERT_RC(grace_group_new(&g, "times-out", NULL), 0);
+	ASSERT_RC(grace_group_spawn(g, "timer", return_etimedout, NULL), 0);
+	grace_group_outcome o;
+	ASSERT_RC(grace_group_wait(g, GRACE_FOREVER, &o), 0);
+	ASSERT_OUTCOME(o, -ETIMEDOUT, "timer", 0);
+	/* The wait's own deadline, with the failure so far. */
+	ASSERT_RC(grace_group_spawn(g, "spinner", spinner, &s), 0);
+	WAIT_UNTIL(atomic_load(&s.started) == 1);
+	memset(&o, 0, sizeof o);
+	ASSERT_RC(grace_group_wait(g, grace_now(), &o), -ETIMEDOUT);
+	ASSERT_OUTCOME(o, -ETIMEDOUT, "timer", 0);
+	atomic_store(&s.release, 1);
+	ASSERT_RC(grace_group_wait(g, GRACE_FOREVER, &o), 0);
+	ASSERT_OUTCOME(o, -ETIMEDOUT, "timer", 0); /* the first failure stays */
+	ASSERT_RC(grace_group_free(g), 0);
+}
+
+/* The failed thread's name belongs to the group: it outlives the thread,
+ * stays put while longer-named members are spawned, and goes with the
+ * group. */
+TEST(failed_name_lives_with_the_group)
+{
+	long base = atomic_load(&grace__thread_states);
+	char longname[200], longer[300];
+	memset(longname, 'f', sizeof longname - 1);
+	longname[sizeof longname - 1] = '\0';
+	memset(longer, 'g', sizeof longer - 1);
+	longer[sizeof longer - 1] = '\0';
+	grace_group *g;
+	ASSERT_RC(grace_group_new(&g, "names", NULL), 0);
+	ASSERT_RC(grace_group_spawn(g, "short", return_arg, NULL), 0);
+	ASSERT_RC(grace_group_spawn(g, longname, fail_with_5, NULL), 0);
+	grace_group_outcome o;
+	ASSERT_RC(grace_group_wait(g, GRACE_FOREVER, &o), 0);
+	ASSERT_OUTCOME(o, 5, longname, 0);
+	wait_states(base); /* the thread's own state, with its name, is gone */
+	const char *failed = o.failed;
+	for (int i = 0; i < 4; i++)
+		ASSERT_RC(grace_group_spawn(g, longer, return_arg, NULL), 0);
+	ASSERT_RC(grace_group_wait(g, GRACE_FOREVER, &o), 0);
+	ASSERT_PTR_EQ(o.failed, failed);
+	ASSERT_STR_EQ(failed, longname);
+	ASSERT_RC(grace_group_free(g), 0);
+}
+
+/* ---- a failing member's run of the group's stop callbacks ---- */
+
+/* Whether the member named `name` sleeps in a grace call now. */
+static bool member_asleep(grace_group *g, const char *name)
+{
+	bool asleep = false;
+	pthread_mutex_lock(&g->lock);
+	for (grace_thread *t = g->head; t != NULL; t = t->gnext)
+		if (strcmp(t->name, name) == 0)
+			asleep = grace__blocked_op(&t->blocked) != NULL;
+	pthread_mutex_unlock(&g->lock);
+	return asleep;
+}
+
+
+static void push_nothing(void *arg)
+{
+	(void)arg;
+}
+
+struct calls_back {
+	grace_group *g;
+	grace_stop_cb cb;
+	atomic_int ran;
+	atomic_int in_member; /* it ran in the failing thread, known as itself */
+	atomic_int wait_rc, shutdown_rc, free_rc, defer_rc;
+};
+
+/* A callback on the group's stop that calls back into the group. Run by the
+ * member whose failure requested the stop, on its way out: it is a thread of
+ * the group, so it may neither wait for nor shut down its own group. */
+static void call_back_into_group(void *arg)
+{
+	struct calls_back *c = arg;
+	grace_thread *self = grace_thread_self();
+	atomic_store(&c->in_member, self != NULL && strcmp(self->name, "failing") == 0);
+	atomic_store(&c->wait_rc, grace_group_wait(c->g, grace_now(), NULL));
+	/* Bounded, so that a tree where this is not refused cannot hang. */
+	atomic_store(&c->shutdown_rc, grace_group_shutdown(c->g, 1, grace_after_ms(100), NULL));
+	atomic_store(&c->free_rc, grace_group_free(c->g));
+	/* Its handlers have run: one pushed now would never run. */
+	atomic_store(&c->defer_rc, grace_defer(push_nothing, NULL));
+	atomic_store(&c->ran, 1);
+}
+
+TEST(failure_callback_calls_back_into_group)
+{
+	long base = atomic_load(&grace__thread_states);
+	static struct calls_back c;
+	memset(&c, 0, sizeof c);
+	ASSERT_RC(grace_group_new(&c.g, "calls-back", NULL), 0);
+	ASSERT_RC(grace_stop_on(grace_group_get_stop(c.g), &c.cb, call_back_into_group, &c), 0);
+	ASSERT_RC(grace_group_spawn(c.g, "failing", fail_with_5, NULL), 0);
+	grace_group_outcome o;
+	ASSERT_RC(grace_group_wait(c.g, grace_after_ms(20000), &o), 0);
+	ASSERT_OUTCOME(o, 5, "failing", 0);
+	ASSERT_EQ(atomic_load(&c.ran), 1);
+	ASSERT_EQ(atomic_load(&c.in_member), 1);
+	ASSERT_RC(atomic_load(&c.wait_rc), -EINVAL);
+	ASSERT_RC(atomic_load(&c.shutdown_rc), -EINVAL);
+	ASSERT_RC(atomic_load(&c.free_rc), -EBUSY);
+	ASSERT_RC(atomic_load(&c.defer_rc), -EINVAL);
+	/* The refused calls changed nothing: the group shuts down as usual. */
+	ASSERT_RC(grace_stop_off(&c.cb), 0);
+	ASSERT_RC(grace_group_shutdown(c.g, 1, GRACE_FOREVER, NULL), 0);
+	ASSERT_RC(grace_group_free(c.g), 0);
+	wait_states(base);
+}
+
+/* grace_thread_exit from a callback that a member's failure ran on the
+ * group's stop: the request finishes, the member is counted out with its
+ * first result, and the group can be waited for and freed. */
+struct exits_in_cb {
+	grace_stop_cb exiting, after;
+	atomic_int after_ran;
+};
+
+static void exit_from_group_cb(void *arg)
+{
+	(void)arg;
+	grace_thread_exit(9);
+}
+
+static void count_after(void *arg)
+{
+	atomic_fetch_add(&((struct exits_in_cb *)arg)->after_ran, 1);
+}
+
+TEST(thread_exit_in_a_failure_callback)
+{
+	long base = atomic_load(&grace__thread_states);
+	static struct exits_in_cb x;
+	memset(&x, 0, sizeof x);
+	grace_group *g;
+	ASSERT_RC(grace_group_new(&g, "exits", NULL), 0);
+	/* Newest first: `exiting` runs before `after`. */
+	ASSERT_RC(grace_stop_on(grace_group_get_stop(g), &x.after, count_after, &x), 0);
+	ASSERT_RC(grace_stop_on(grace_group_get_stop(g), &x.exiting, exit_from_group_cb, NULL), 0);
+	ASSERT_RC(grace_group_spawn(g, "failing", fail_with_5, NULL), 0);
+	grace_group_outcome o;
+	ASSERT_RC(grace_group_wait(g, grace_after_ms(20000), &o), 0);
+	ASSERT_OUTCOME(o, 5, "failing", 0);
+	ASSERT_EQ(atomic_load(&x.after_ran), 1);
+	ASSERT_RC(grace_stop_off(&x.exiting), 0);
+	ASSERT_RC(grace_stop_off(&x.after), 0);
+	ASSERT_RC(grace_group_free(g), 0);
+	wait_states(base);
+}
+
+struct slow_cb {
+	grace_stop_cb cb;
+	grace_event entered, shut;
+	atomic_int shut_seen;
+};
+
+/* A callback on the group's stop that waits until the test's shutdown has
+ * returned. If the failing member ran it under a lock that the shutdown
+ * needs, the two would wait for each other: the bound on this wait breaks
+ * that, and the test then fails on the shutdown's time. */
+static void wait_for_shutdown(void *arg)
+{
+	struct slow_cb *s = arg;
+	grace_event_set(&s->entered);
+	atomic_store(&s->shut_seen, grace_event_wait(&s->shut, NULL, grace_after_ms(3000)) == 0);
+}
+
+TEST(failure_callback_does_not_hold_up_shutdown)
+{
+	long base = atomic_load(&grace__thread_states);
+	static struct slow_cb s;
+	memset(&s, 0, sizeof s);
+	grace_group *g;
+	ASSERT_RC(grace_group_new(&g, "slow-callback", NULL), 0);
+	ASSERT_RC(grace_stop_on(grace_group_get_stop(g), &s.cb, wait_for_shutdown, &s), 0);
+	ASSERT_RC(grace_group_spawn(g, "failing", fail_with_5, NULL), 0);
+	ASSERT_RC(grace_event_wait(&s.entered, NULL, grace_after_ms(20000)), 0);
+	WAIT_UNTIL(member_asleep(g, "failing"));
+	/* The member is still in its callback: a straggler, given up at the
+	 * deadline like any other, and reported as blocked where it is. */
+	grace_report *rep = NULL;
+	grace_deadline t0 = grace_now();
+	ASSERT_RC(grace_group_shutdown(g, 2, t0 + 100 * 1000000, &rep), -ETIMEDOUT);
+	int64_t took = grace_now() - t0;
+	ASSERT_GE(took, 100 * 1000000);
+	ASSERT_LE(took, (100 + test_slack_ms()) * 1000000);
+	ASSERT_EQ(grace_report_count(rep), 1);
+	const grace_report_entry *e = grace_report_at(rep, 0);
+	ASSERT_STR_EQ(e->name, "failing");
+	ASSERT_FALSE(e->exited);
+	ASSERT_STR_EQ(e->blocked_op, "event_wait");
+	grace_report_free(rep);
+	grace_event_set(&s.shut);
+	ASSERT_RC(grace_stop_off(&s.cb), 0); /* waits for the callback to return */
+	ASSERT_EQ(atomic_load(&s.shut_seen), 1);
+	ASSERT_RC(grace_group_free(g), 0);
+	wait_states(base);
+}
+
+struct pinned {
+	grace_group *g;
+	grace_stop_cb cb;
+	grace_event entered, shut;
+	atomic_int saw_freeing, done;
+};
+
+static bool group_freeing(grace_group *g)
+{
+	pthread_mutex_lock(&g->lock);
+	bool f = g->freeing;
+	pthread_mutex_unlock(&g->lock);
+	return f;
+}
+
+/* Removes itself (so the group's stop has no callback of the caller's
+ * left), then goes on running until grace_group_free sleeps for it. */
+static void run_into_free(void *arg)
+{
+	struct pinned *p = arg;
+	(void)grace_stop_off(&p->cb);
+	grace_event_set(&p->entered);
+	if (grace_event_wait(&p->shut, NULL, grace_after_ms(20000)) != 0)
+		return;
+	grace_deadline d = grace_after_ms(20000);
+	while (!group_freeing(p->g) && grace_now() < d)
+		sched_yield();
+	atomic_store(&p->saw_freeing, group_freeing(p->g));
+	atomic_store(&p->done, 1);
+}
+
+/* A member given up while it runs the group's stop callbacks still uses the
+ * group: grace_group_free waits for it rather than free the group under it. */
+TEST(free_waits_for_a_given_up_failing_member)
+{
+	long base = atomic_load(&grace__thread_states);
+	static struct pinned p;
+	memset(&p, 0, sizeof p);
+	ASSERT_RC(grace_group_new(&p.g, "pinned", NULL), 0);
+	ASSERT_RC(grace_stop_on(grace_group_get_stop(p.g), &p.cb, run_into_free, &p), 0);
+	ASSERT_RC(grace_group_spawn(p.g, "failing", fail_with_5, NULL), 0);
+	ASSERT_RC(grace_event_wait(&p.entered, NULL, grace_after_ms(20000)), 0);
+	ASSERT_RC(grace_group_shutdown(p.g, 2, grace_after_ms(50), NULL), -ETIMEDOUT);
+	grace_event_set(&p.shut);
+	ASSERT_RC(grace_group_free(p.g), 0);
+	ASSERT_EQ(atomic_load(&p.done), 1);
+	ASSERT_EQ(atomic_load(&p.saw_freeing), 1);
+	wait_states(base);
 }
 
 /* ---- shutdown ---- */
@@ -218,18 +550,6 @@ static int event_no_stop(grace_stop *stop, void *arg)
 	return r;
 }
 
-/* Whether the member named `name` sleeps in a grace call now. */
-static bool member_asleep(grace_group *g, const char *name)
-{
-	bool asleep = false;
-	pthread_mutex_lock(&g->lock);
-	for (grace_thread *t = g->head; t != NULL; t = t->gnext)
-		if (strcmp(t->name, name) == 0)
-			asleep = grace__blocked_op(&t->blocked) != NULL;
-	pthread_mutex_unlock(&g->lock);
-	return asleep;
-}
-
 TEST(shutdown_with_stragglers)
 {
 	long base = atomic_load(&grace__thread_states);
@@ -302,7 +622,7 @@ static int join_or_abandon_self(grace_stop *stop, void *arg)
 	if (grace_thread_abandon(grace_thread_self()) != -EINVAL)
 		return 2;
 	/* A member that waits for its own group would wait for itself. */
-	if (grace_group_wait(g, grace_now()) != -EINVAL)
+	if (grace_group_wait(g, grace_now(), NULL) != -EINVAL)
 		return 3;
 	if (grace_group_shutdown(g, 1, grace_now(), NULL) != -EINVAL)
 		return 4;
@@ -315,7 +635,9 @@ TEST(misuse)
 	grace_report *rep = (grace_report *)&rep;
 	ASSERT_RC(grace_group_new(NULL, "x", NULL), -EINVAL);
 	ASSERT_RC(grace_group_spawn(NULL, "x", return_arg, NULL), -EINVAL);
-	ASSERT_RC(grace_group_wait(NULL, GRACE_FOREVER), -EINVAL);
+	grace_group_outcome o = {.result = 99};
+	ASSERT_RC(grace_group_wait(NULL, GRACE_FOREVER, &o), -EINVAL);
+	ASSERT_EQ(o.result, 99); /* untouched */
 	ASSERT_RC(grace_group_shutdown(NULL, 1, GRACE_FOREVER, NULL), -EINVAL);
 	ASSERT_RC(grace_group_free(NULL), 0);
 	ASSERT_TRUE(grace_group_get_stop(NULL) == NULL);
@@ -352,7 +674,8 @@ TEST(misuse)
 	ASSERT_RC(grace_group_spawn(g, "after", return_arg, NULL), -EINVAL);
 	ASSERT_RC(grace_group_shutdown(g, 1, GRACE_FOREVER, NULL), -EINVAL); /* twice */
 	/* The spawner's -EINVAL was the group's first non-zero result. */
-	ASSERT_RC(grace_group_wait(g, GRACE_FOREVER), -EINVAL);
+	ASSERT_RC(grace_group_wait(g, GRACE_FOREVER, &o), 0);
+	ASSERT_OUTCOME(o, -EINVAL, "spawner", 0);
 	ASSERT_RC(grace_group_free(g), 0);
 }
 
@@ -368,7 +691,9 @@ TEST(parent_stop_and_free_busy)
 	WAIT_UNTIL(atomic_load(&started) == 4);
 	ASSERT_RC(grace_group_free(g), -EBUSY);
 	ASSERT_RC(grace_stop_request(parent, 21), 1);
-	ASSERT_RC(grace_group_wait(g, GRACE_FOREVER), 0);
+	grace_group_outcome o;
+	ASSERT_RC(grace_group_wait(g, GRACE_FOREVER, &o), 0);
+	ASSERT_OUTCOME(o, 0, NULL, 0);
 	ASSERT_EQ(grace_stop_reason(grace_group_get_stop(g)), 21);
 	ASSERT_RC(grace_group_free(g), 0);
 	ASSERT_RC(grace_stop_free(parent), 0);
@@ -387,7 +712,7 @@ static int count_and_wait(grace_stop *stop, void *arg)
 
 static void *waiter(void *arg)
 {
-	return (void *)(intptr_t)grace_group_wait(arg, GRACE_FOREVER);
+	return (void *)(intptr_t)grace_group_wait(arg, GRACE_FOREVER, NULL);
 }
 
 TEST(stress_wait_and_shutdown_together)
@@ -422,5 +747,8 @@ TEST(stress_wait_and_shutdown_together)
 }
 
 TEST_LIST(T(wait_all_zero), T(errgroup_first_failure_stops_siblings), T(failure_stops_siblings_without_waiter),
-          T(wait_timeout_then_wait), T(shutdown_64_blocked_in_events), T(shutdown_with_stragglers), T(misuse),
+          T(wait_timeout_then_wait), T(wait_after_shutdown_counts_abandoned),
+          T(thread_etimedout_is_not_the_deadline), T(failed_name_lives_with_the_group), T(failure_callback_calls_back_into_group),
+          T(thread_exit_in_a_failure_callback), T(failure_callback_does_not_hold_up_shutdown),
+          T(free_waits_for_a_given_up_failing_member), T(shutdown_64_blocked_in_events), T(shutdown_with_stragglers), T(misuse),
           T(parent_stop_and_free_busy), T(stress_wait_and_shutdown_together))

@@ -5,8 +5,13 @@
 #include "internal.h"
 #include "test.h"
 
+#include <fcntl.h>
 #include <signal.h>
+#include <spawn.h>
+#include <sys/wait.h>
 #include <unistd.h>
+
+extern char **environ;
 
 /* Wait until every thread state the library allocated has been freed:
  * abandoned threads free their own when they end. */
@@ -547,6 +552,59 @@ TEST(stack_size_option)
 
 static atomic_long sum_in;
 
+/* Without its thread-specific key a grace thread could not see a
+ * pthread_exit from its function, and its joiner would wait forever: a
+ * start that cannot make the key fails with -EAGAIN, and the next one that
+ * can goes on as usual. The key is made by the first start in a process, so
+ * the test runs itself again in a new process, which uses up the keys
+ * before any thread starts. */
+TEST(start_fails_without_a_key)
+{
+	if (getenv("GRACE_TEST_KEYLESS") == NULL) {
+		char *argv[] = {"thread_test", "start_fails_without_a_key", NULL};
+		size_t n = 0;
+		while (environ[n] != NULL)
+			n++;
+		char **env = calloc(n + 2, sizeof *env);
+		ASSERT_TRUE(env != NULL);
+		memcpy(env, environ, n * sizeof *env);
+		env[n] = "GRACE_TEST_KEYLESS=1";
+		posix_spawn_file_actions_t fa; /* the child's "ok" line would repeat ours */
+		ASSERT_EQ(posix_spawn_file_actions_init(&fa), 0);
+		ASSERT_EQ(posix_spawn_file_actions_addopen(&fa, 1, "/dev/null", O_WRONLY, 0), 0);
+		/* The path, not /proc/self/exe itself: under valgrind that is the
+		 * tool, and only readlink is told the program's path. */
+		char self[4096];
+		ssize_t len = readlink("/proc/self/exe", self, sizeof self - 1);
+		ASSERT_GT(len, 0);
+		self[len] = '\0';
+		pid_t pid;
+		int r = posix_spawn(&pid, self, &fa, NULL, argv, env);
+		posix_spawn_file_actions_destroy(&fa);
+		free(env);
+		ASSERT_EQ(r, 0);
+		int status;
+		ASSERT_EQ(waitpid(pid, &status, 0), pid);
+		ASSERT_TRUE(WIFEXITED(status));
+		ASSERT_EQ(WEXITSTATUS(status), 0);
+		return;
+	}
+	static pthread_key_t keys[4096];
+	size_t n = 0;
+	while (n < sizeof keys / sizeof keys[0] && pthread_key_create(&keys[n], NULL) == 0)
+		n++;
+	ASSERT_LT(n, sizeof keys / sizeof keys[0]); /* the keys ran out */
+	grace_thread *t = (grace_thread *)&t;
+	ASSERT_RC(grace_thread_start(&t, "keyless", return_arg, (void *)(intptr_t)3, NULL), -EAGAIN);
+	ASSERT_TRUE(t == (grace_thread *)&t); /* nothing made */
+	while (n > 0)
+		ASSERT_EQ(pthread_key_delete(keys[--n]), 0);
+	ASSERT_RC(grace_thread_start(&t, "keyed", return_arg, (void *)(intptr_t)3, NULL), 0);
+	int result = 0;
+	ASSERT_RC(grace_thread_join(t, GRACE_FOREVER, &result), 0);
+	ASSERT_EQ(result, 3);
+}
+
 static int add_arg(grace_stop *stop, void *arg)
 {
 	(void)stop;
@@ -583,7 +641,7 @@ TEST(stress_start_join_abandon)
 	ASSERT_LT(got, want);
 }
 
-TEST_LIST(T(start_join_result), T(name_reaches_os_truncated), T(stop_reaches_thread),
+TEST_LIST(T(start_join_result), T(start_fails_without_a_key), T(name_reaches_os_truncated), T(stop_reaches_thread),
           T(parent_stop_reaches_thread), T(join_timeout_then_join), T(try_join_completes_when_exited),
           T(abandon_running_then_it_frees_itself), T(abandon_cuts_requested_parent), T(abandon_after_exit),
           T(misuse), T(defer_lifo_on_every_way_out), T(defer_none_runs_twice), T(defer_many),
