@@ -32,6 +32,23 @@
 #define GRACE_LIKELY(x) __builtin_expect(!!(x), 1)
 #define GRACE_UNLIKELY(x) __builtin_expect(!!(x), 0)
 
+/* Lock and unlock a library mutex. A default mutex
+ * fails only when it is not one (never initialised, or destroyed), which
+ * is our own bug: checked in debug builds. */
+static inline void grace__mutex_lock(pthread_mutex_t *m)
+{
+	int r = pthread_mutex_lock(m);
+	GRACE_ASSERT(r == 0);
+	(void)r;
+}
+
+static inline void grace__mutex_unlock(pthread_mutex_t *m)
+{
+	int r = pthread_mutex_unlock(m);
+	GRACE_ASSERT(r == 0);
+	(void)r;
+}
+
 /* ---- allocation (src/alloc.c) ---- */
 
 /* Every allocation goes through these, so that tests can fail the Nth one:
@@ -221,23 +238,6 @@ typedef void (*grace__queue_hook_fn)(int side);
 extern _Atomic(grace__queue_hook_fn) grace__queue_claim_hook;
 
 /* ---- threads (src/thread.c) ---- */
-
-/* Lock and unlock a library mutex (thread.c, group.c). A default mutex
- * fails only when it is not one (never initialised, or destroyed), which
- * is our own bug: checked in debug builds. */
-static inline void grace__mutex_lock(pthread_mutex_t *m)
-{
-	int r = pthread_mutex_lock(m);
-	GRACE_ASSERT(r == 0);
-	(void)r;
-}
-
-static inline void grace__mutex_unlock(pthread_mutex_t *m)
-{
-	int r = pthread_mutex_unlock(m);
-	GRACE_ASSERT(r == 0);
-	(void)r;
-}
 
 /* Print every live grace thread, one line each: its name and what it is
  * blocked on, since when. Used by the signal escalation (outside any signal

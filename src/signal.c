@@ -132,10 +132,10 @@ static void *signal_main(void *arg)
 				rt->seen_first = true;
 				grace__stop_request(rt->stop, GRACE_REASON_SIGNAL(signo));
 			} else {
-				pthread_mutex_lock(&lock);
+				grace__mutex_lock(&lock);
 				void (*fn)(int, void *) = escalate_fn;
 				void *fa = escalate_arg;
-				pthread_mutex_unlock(&lock);
+				grace__mutex_unlock(&lock);
 				if (fn == NULL)
 					default_escalation(signo);
 				else
@@ -174,12 +174,12 @@ static void teardown_locked(struct route *rt, size_t n)
 /* fork(): hold the lock across it, and leave the child unrouted. */
 static void atfork_prepare(void)
 {
-	pthread_mutex_lock(&lock);
+	grace__mutex_lock(&lock);
 }
 
 static void atfork_parent(void)
 {
-	pthread_mutex_unlock(&lock);
+	grace__mutex_unlock(&lock);
 }
 
 static void atfork_child(void)
@@ -196,7 +196,7 @@ static void atfork_child(void)
 		free_route(rt);
 		routed = NULL;
 	}
-	pthread_mutex_unlock(&lock);
+	grace__mutex_unlock(&lock);
 }
 
 static pthread_once_t atfork_once = PTHREAD_ONCE_INIT;
@@ -255,14 +255,14 @@ int grace_signals_route(grace_stop *stop, const int *signals, size_t count)
 	pthread_once(&atfork_once, atfork_register);
 	if (atfork_status < 0)
 		return atfork_status;
-	pthread_mutex_lock(&lock);
+	grace__mutex_lock(&lock);
 	if (routed != NULL) {
-		pthread_mutex_unlock(&lock);
+		grace__mutex_unlock(&lock);
 		return -EBUSY;
 	}
 	struct route *rt = calloc(1, sizeof *rt);
 	if (rt == NULL) {
-		pthread_mutex_unlock(&lock);
+		grace__mutex_unlock(&lock);
 		return -ENOMEM;
 	}
 	rt->stop = stop;
@@ -272,7 +272,7 @@ int grace_signals_route(grace_stop *stop, const int *signals, size_t count)
 	if (pipe(p) < 0) {
 		int e = -errno;
 		free(rt);
-		pthread_mutex_unlock(&lock);
+		grace__mutex_unlock(&lock);
 		return e;
 	}
 	rt->rd = p[0];
@@ -285,7 +285,7 @@ int grace_signals_route(grace_stop *stop, const int *signals, size_t count)
 	if (r < 0) {
 		close(p[1]);
 		free_route(rt);
-		pthread_mutex_unlock(&lock);
+		grace__mutex_unlock(&lock);
 		return r;
 	}
 	atomic_store_explicit(&pipe_wr, rt->wr, memory_order_seq_cst);
@@ -301,7 +301,7 @@ int grace_signals_route(grace_stop *stop, const int *signals, size_t count)
 		if (sigaction(signals[i], &sa, &rt->old[i]) < 0) {
 			r = -errno;
 			teardown_locked(rt, i);
-			pthread_mutex_unlock(&lock);
+			grace__mutex_unlock(&lock);
 			pthread_join(rt->thread, NULL);
 			free_route(rt);
 			return r;
@@ -310,16 +310,16 @@ int grace_signals_route(grace_stop *stop, const int *signals, size_t count)
 	/* The stop cannot be freed while routed (grace_stop_free: -EBUSY). */
 	grace__stop_pin(stop, 1);
 	routed = rt;
-	pthread_mutex_unlock(&lock);
+	grace__mutex_unlock(&lock);
 	return 0;
 }
 
 int grace_signals_unroute(void)
 {
-	pthread_mutex_lock(&lock);
+	grace__mutex_lock(&lock);
 	struct route *rt = routed;
 	if (rt == NULL) {
-		pthread_mutex_unlock(&lock);
+		grace__mutex_unlock(&lock);
 		return -EINVAL;
 	}
 	routed = NULL;
@@ -331,7 +331,7 @@ int grace_signals_unroute(void)
 		rt->detached = true;
 		pthread_detach(rt->thread);
 	}
-	pthread_mutex_unlock(&lock);
+	grace__mutex_unlock(&lock);
 	grace_stop *stop = rt->stop;
 	if (!self) {
 		pthread_join(rt->thread, NULL);
@@ -345,9 +345,9 @@ int grace_signals_unroute(void)
 
 int grace_signals_on_escalate(void (*fn)(int signo, void *arg), void *arg)
 {
-	pthread_mutex_lock(&lock);
+	grace__mutex_lock(&lock);
 	escalate_fn = fn;
 	escalate_arg = fn != NULL ? arg : NULL;
-	pthread_mutex_unlock(&lock);
+	grace__mutex_unlock(&lock);
 	return 0;
 }

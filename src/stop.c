@@ -84,12 +84,12 @@ static pthread_once_t atfork_once = PTHREAD_ONCE_INIT;
 
 static void atfork_prepare(void)
 {
-	pthread_mutex_lock(&rlock);
+	grace__mutex_lock(&rlock);
 }
 
 static void atfork_parent(void)
 {
-	pthread_mutex_unlock(&rlock);
+	grace__mutex_unlock(&rlock);
 }
 
 static void atfork_child(void)
@@ -109,7 +109,7 @@ static void atfork_child(void)
 	}
 	rhead = keep;
 	atomic_fetch_add_explicit(&fork_gen, 1, memory_order_relaxed);
-	pthread_mutex_unlock(&rlock);
+	grace__mutex_unlock(&rlock);
 }
 
 static void atfork_register(void)
@@ -228,7 +228,7 @@ static void flag_tree(grace_stop *s, struct grace__req *r)
 	bool any = false;
 	s->wnext = NULL;
 	for (grace_stop *x = s; x != NULL; x = x->wnext) {
-		pthread_mutex_lock(&x->lock);
+		grace__mutex_lock(&x->lock);
 		signal_fd_locked(x);
 		int reason = atomic_load_explicit(&x->reason, memory_order_relaxed);
 		for (grace_stop *k = x->kids; k != NULL; k = k->sib_next) {
@@ -245,7 +245,7 @@ static void flag_tree(grace_stop *s, struct grace__req *r)
 		/* Exact: once the flag is set, grace_stop_on runs fn itself. */
 		x->wcbs = x->cbs != NULL;
 		any |= x->wcbs;
-		pthread_mutex_unlock(&x->lock);
+		grace__mutex_unlock(&x->lock);
 	}
 	r->any_cbs = any;
 	if (s->wnext == NULL && !any) {
@@ -282,13 +282,13 @@ static void run_begin(struct running *e, grace_stop_cb *cb)
 	e->selfoff = false;
 	e->waiters = NULL;
 	e->prev = NULL;
-	pthread_mutex_lock(&rlock);
+	grace__mutex_lock(&rlock);
 	e->next = rhead;
 	if (rhead != NULL)
 		rhead->prev = e;
 	rhead = e;
 	cb_state_release(cb, CB_RUNNING);
-	pthread_mutex_unlock(&rlock);
+	grace__mutex_unlock(&rlock);
 }
 
 /* fn has returned (or left through grace_thread_exit): publish DONE unless
@@ -297,7 +297,7 @@ static void run_begin(struct running *e, grace_stop_cb *cb)
  * wake. */
 static void run_end(struct running *e)
 {
-	pthread_mutex_lock(&rlock);
+	grace__mutex_lock(&rlock);
 	if (e->prev != NULL)
 		e->prev->next = e->next;
 	else
@@ -310,7 +310,7 @@ static void run_end(struct running *e)
 		atomic_store_explicit(&w->word, 1, memory_order_release);
 		grace__os_wake(&w->word, INT32_MAX);
 	}
-	pthread_mutex_unlock(&rlock);
+	grace__mutex_unlock(&rlock);
 }
 
 /* Phase 2: run the callbacks of r's stops, deepest first, and mark each
@@ -320,7 +320,7 @@ static void run_callbacks(struct grace__req *r)
 	while (r->cur != NULL) {
 		grace_stop *x = r->cur;
 		if (x->wcbs) {
-			pthread_mutex_lock(&x->lock);
+			grace__mutex_lock(&x->lock);
 			grace_stop_cb *cb;
 			while ((cb = x->cbs) != NULL) {
 				x->cbs = cb->next;
@@ -331,13 +331,13 @@ static void run_callbacks(struct grace__req *r)
 				struct running e;
 				run_begin(&e, cb);
 				r->run = &e;
-				pthread_mutex_unlock(&x->lock);
+				grace__mutex_unlock(&x->lock);
 				fn(arg);
 				r->run = NULL;
 				run_end(&e);
-				pthread_mutex_lock(&x->lock);
+				grace__mutex_lock(&x->lock);
 			}
-			pthread_mutex_unlock(&x->lock);
+			grace__mutex_unlock(&x->lock);
 		}
 		/* Read before DONE: after it the stop may be freed. */
 		r->cur = x->wnext;
@@ -448,7 +448,7 @@ int grace_stop_new(grace_stop **out, grace_stop *parent)
 	s->deadline = GRACE_FOREVER;
 	if (parent != NULL) {
 		atomic_store_explicit(&s->parent, parent, memory_order_relaxed);
-		pthread_mutex_lock(&parent->lock);
+		grace__mutex_lock(&parent->lock);
 		if (atomic_load_explicit(&parent->flag.word, memory_order_relaxed) & GRACE__STOP_REQUESTED) {
 			/* Phase 1 of the parent is past its children (it sets the
 			 * flag before it takes this lock): start requested. */
@@ -460,7 +460,7 @@ int grace_stop_new(grace_stop **out, grace_stop *parent)
 		if (parent->kids != NULL)
 			parent->kids->sib_prev = s;
 		parent->kids = s;
-		pthread_mutex_unlock(&parent->lock);
+		grace__mutex_unlock(&parent->lock);
 	}
 	*out = s;
 	return 0;
@@ -473,7 +473,7 @@ static void unlink_parent(grace_stop *s)
 	grace_stop *p = atomic_load_explicit(&s->parent, memory_order_relaxed);
 	if (p == NULL)
 		return;
-	pthread_mutex_lock(&p->lock);
+	grace__mutex_lock(&p->lock);
 	if (s->sib_prev != NULL)
 		s->sib_prev->sib_next = s->sib_next;
 	else
@@ -481,11 +481,11 @@ static void unlink_parent(grace_stop *s)
 	if (s->sib_next != NULL)
 		s->sib_next->sib_prev = s->sib_prev;
 	s->sib_next = s->sib_prev = NULL;
-	pthread_mutex_unlock(&p->lock);
+	grace__mutex_unlock(&p->lock);
 	/* Under s's lock: a waiter of s reads the parent under it (wait.c). */
-	pthread_mutex_lock(&s->lock);
+	grace__mutex_lock(&s->lock);
 	atomic_store_explicit(&s->parent, NULL, memory_order_relaxed);
-	pthread_mutex_unlock(&s->lock);
+	grace__mutex_unlock(&s->lock);
 }
 
 void grace__stop_detach(grace_stop *s)
@@ -504,9 +504,9 @@ int grace__stop_pin(grace_stop *s, int delta)
 {
 	if (!grace__stop_live(s))
 		return -EINVAL;
-	pthread_mutex_lock(&s->lock);
+	grace__mutex_lock(&s->lock);
 	s->pins += delta;
-	pthread_mutex_unlock(&s->lock);
+	grace__mutex_unlock(&s->lock);
 	return 0;
 }
 
@@ -516,7 +516,7 @@ int grace_stop_free(grace_stop *s)
 		return 0;
 	if (!grace__stop_live(s))
 		return -EINVAL;
-	pthread_mutex_lock(&s->lock);
+	grace__mutex_lock(&s->lock);
 	uint32_t w = atomic_load_explicit(&s->flag.word, memory_order_acquire);
 	bool requested = (w & GRACE__STOP_REQUESTED) != 0;
 	/* Callbacks of a requested stop are its request's to run, not ours. */
@@ -526,7 +526,7 @@ int grace_stop_free(grace_stop *s)
 	if (requested && (w & GRACE__STOP_DONE) == 0 &&
 	    atomic_load_explicit(&s->claimer, memory_order_relaxed) == grace__self_id())
 		busy = true;
-	pthread_mutex_unlock(&s->lock);
+	grace__mutex_unlock(&s->lock);
 	if (busy)
 		return -EBUSY;
 	grace__timer_remove(s, true);
@@ -568,20 +568,20 @@ int grace_stop_on(grace_stop *s, grace_stop_cb *cb, void (*fn)(void *arg), void 
 	if (st == CB_RUNNING || st == CB_SELFOFF) {
 		/* Its fn is running: refused, unless fn itself removed the
 		 * record first (it is then fn's to use again). */
-		pthread_mutex_lock(&rlock);
+		grace__mutex_lock(&rlock);
 		struct running *e = running_find_locked(cb);
 		bool busy = e != NULL && !(e->selfoff && e->runner == grace__self_id());
-		pthread_mutex_unlock(&rlock);
+		grace__mutex_unlock(&rlock);
 		if (busy)
 			return -EBUSY;
 	}
 	cb->fn = fn;
 	cb->arg = arg;
 	cb->stop = s;
-	pthread_mutex_lock(&s->lock);
+	grace__mutex_lock(&s->lock);
 	if (atomic_load_explicit(&s->flag.word, memory_order_relaxed) & GRACE__STOP_REQUESTED) {
 		/* Phase 1 has looked at the callbacks already: run it here. */
-		pthread_mutex_unlock(&s->lock);
+		grace__mutex_unlock(&s->lock);
 		run_now(cb, fn, arg);
 		return 1;
 	}
@@ -591,7 +591,7 @@ int grace_stop_on(grace_stop *s, grace_stop_cb *cb, void (*fn)(void *arg), void 
 		s->cbs->prev = cb;
 	s->cbs = cb;
 	cb_state_release(cb, CB_REGISTERED);
-	pthread_mutex_unlock(&s->lock);
+	grace__mutex_unlock(&s->lock);
 	return 0;
 }
 
@@ -603,7 +603,7 @@ static int cb_off(grace_stop_cb *cb, bool wait)
 	if (st == CB_REGISTERED) {
 		/* Registered: its stop is alive (free refuses it). */
 		grace_stop *s = cb->stop;
-		pthread_mutex_lock(&s->lock);
+		grace__mutex_lock(&s->lock);
 		if (atomic_load_explicit(&cb->state, memory_order_relaxed) == CB_REGISTERED) {
 			if (cb->prev != NULL)
 				cb->prev->next = cb->next;
@@ -612,16 +612,16 @@ static int cb_off(grace_stop_cb *cb, bool wait)
 			if (cb->next != NULL)
 				cb->next->prev = cb->prev;
 			cb_state_release(cb, CB_IDLE);
-			pthread_mutex_unlock(&s->lock);
+			grace__mutex_unlock(&s->lock);
 			return 1;
 		}
-		pthread_mutex_unlock(&s->lock); /* a request took it: see below */
+		grace__mutex_unlock(&s->lock); /* a request took it: see below */
 	} else if (st != CB_RUNNING && st != CB_SELFOFF) {
 		return 0; /* never registered, removed, or run */
 	}
 	/* Running (or removed by fn, which may still run): the table says. The
 	 * stop is not touched: it may be gone. */
-	pthread_mutex_lock(&rlock);
+	grace__mutex_lock(&rlock);
 	st = atomic_load_explicit(&cb->state, memory_order_relaxed);
 	struct running *e = NULL;
 	if (st == CB_RUNNING || st == CB_SELFOFF)
@@ -629,30 +629,30 @@ static int cb_off(grace_stop_cb *cb, bool wait)
 	if (e == NULL) {
 		if (st == CB_SELFOFF)
 			cb_state_release(cb, CB_IDLE); /* fn has returned since */
-		pthread_mutex_unlock(&rlock);
+		grace__mutex_unlock(&rlock);
 		return 0;
 	}
 	if (e->runner == grace__self_id()) {
 		/* From inside fn: the runner must not touch the record again. */
 		e->selfoff = true;
 		cb_state_release(cb, CB_SELFOFF);
-		pthread_mutex_unlock(&rlock);
+		grace__mutex_unlock(&rlock);
 		return 0;
 	}
 	if (!wait) {
-		pthread_mutex_unlock(&rlock);
+		grace__mutex_unlock(&rlock);
 		return -EBUSY;
 	}
 	struct offwait w = {.next = e->waiters};
 	atomic_init(&w.word, 0);
 	e->waiters = &w;
-	pthread_mutex_unlock(&rlock);
+	grace__mutex_unlock(&rlock);
 	/* Acquire: pairs with run_end's release (fn's effects are visible). */
 	while (atomic_load_explicit(&w.word, memory_order_acquire) == 0)
 		grace__os_wait(&w.word, 0, INT64_MAX);
 	/* The runner wakes us under rlock: once we hold it, it is done with w. */
-	pthread_mutex_lock(&rlock);
-	pthread_mutex_unlock(&rlock);
+	grace__mutex_lock(&rlock);
+	grace__mutex_unlock(&rlock);
 	return 0;
 }
 
@@ -672,14 +672,14 @@ int grace_stop_fd(grace_stop *s)
 {
 	if (!grace__stop_live(s))
 		return -EINVAL;
-	pthread_mutex_lock(&s->lock);
+	grace__mutex_lock(&s->lock);
 	unsigned gen = atomic_load_explicit(&fork_gen, memory_order_relaxed);
 	if (s->fds[0] >= 0 && s->fd_gen != gen)
 		grace__os_wakefd_close(s->fds); /* the parent's, inherited through fork() */
 	if (s->fds[0] < 0) {
 		int r = grace__os_wakefd_open(s->fds);
 		if (r < 0) {
-			pthread_mutex_unlock(&s->lock);
+			grace__mutex_unlock(&s->lock);
 			return r;
 		}
 		s->fd_gen = gen;
@@ -689,6 +689,6 @@ int grace_stop_fd(grace_stop *s)
 			grace__os_wakefd_signal(s->fds);
 	}
 	int fd = s->fds[0];
-	pthread_mutex_unlock(&s->lock);
+	grace__mutex_unlock(&s->lock);
 	return fd;
 }

@@ -35,7 +35,8 @@ static pthread_once_t once = PTHREAD_ONCE_INIT;
 
 int grace__start_background(void *(*fn)(void *), void *arg, pthread_t *joinable)
 {
-	/* A background thread takes no signals: they belong to the program. */
+	/* A background thread takes no signals: they belong to the program.
+	 * (pthread_sigmask fails only for a bad `how`.) */
 	sigset_t all, old;
 	sigfillset(&all);
 	pthread_sigmask(SIG_SETMASK, &all, &old);
@@ -82,10 +83,13 @@ static void fire(grace_stop *s)
 		grace__stop_request_end(r); /* late for the others, never lost */
 }
 
+/* pthread_cond_wait, _timedwait and _broadcast fail only on objects that
+ * are not condvars and mutexes; a timeout (ETIMEDOUT) just goes round the
+ * loop, which looks at the clock itself. */
 static void *timer_main(void *arg)
 {
 	(void)arg;
-	pthread_mutex_lock(&tlock);
+	grace__mutex_lock(&tlock);
 	for (;;) {
 		grace_stop *s = thead;
 		if (s == NULL) {
@@ -100,28 +104,37 @@ static void *timer_main(void *arg)
 		}
 		unlink_timed_locked(s);
 		tfiring = s;
-		pthread_mutex_unlock(&tlock);
+		grace__mutex_unlock(&tlock);
 		fire(s);
-		pthread_mutex_lock(&tlock);
+		grace__mutex_lock(&tlock);
 		tfiring = NULL;
 		pthread_cond_broadcast(&tcond);
 	}
 	return NULL;
 }
 
+/* The condvar times out on CLOCK_MONOTONIC, the clock of every deadline;
+ * where that cannot be had the timer does not start (-EAGAIN) rather than
+ * fire on the wrong clock. */
+static bool tcond_ok;
+
 static void cond_init(void)
 {
 	pthread_condattr_t ca;
-	pthread_condattr_init(&ca);
-	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
-	pthread_cond_init(&tcond, &ca);
-	pthread_condattr_destroy(&ca);
+	tcond_ok = false;
+	if (pthread_condattr_init(&ca) != 0)
+		return;
+	if (pthread_condattr_setclock(&ca, CLOCK_MONOTONIC) == 0 && pthread_cond_init(&tcond, &ca) == 0)
+		tcond_ok = true;
+	(void)pthread_condattr_destroy(&ca); /* cannot fail on an initialised attribute */
 }
 
 static int start_locked(void)
 {
 	if (tstarted)
 		return 0;
+	if (!tcond_ok)
+		return -EAGAIN;
 	if (grace__start_background(timer_main, NULL, NULL) < 0)
 		return -EAGAIN;
 	tstarted = true;
@@ -130,12 +143,12 @@ static int start_locked(void)
 
 static void atfork_prepare(void)
 {
-	pthread_mutex_lock(&tlock);
+	grace__mutex_lock(&tlock);
 }
 
 static void atfork_parent(void)
 {
-	pthread_mutex_unlock(&tlock);
+	grace__mutex_unlock(&tlock);
 }
 
 static void atfork_child(void)
@@ -148,7 +161,7 @@ static void atfork_child(void)
 	tfiring = NULL;
 	if (thead != NULL)
 		(void)start_locked();
-	pthread_mutex_unlock(&tlock);
+	grace__mutex_unlock(&tlock);
 }
 
 static void init(void)
@@ -159,18 +172,18 @@ static void init(void)
 
 void grace__timer_remove(grace_stop *s, bool wait_firing)
 {
-	pthread_mutex_lock(&tlock);
+	grace__mutex_lock(&tlock);
 	unlink_timed_locked(s);
 	s->deadline = GRACE_FOREVER;
 	while (wait_firing && tfiring == s)
 		pthread_cond_wait(&tcond, &tlock);
-	pthread_mutex_unlock(&tlock);
+	grace__mutex_unlock(&tlock);
 }
 
 int grace__timer_set(grace_stop *s, int64_t d)
 {
 	pthread_once(&once, init);
-	pthread_mutex_lock(&tlock);
+	grace__mutex_lock(&tlock);
 	int r = start_locked();
 	if (r == 0) {
 		unlink_timed_locked(s);
@@ -192,7 +205,7 @@ int grace__timer_set(grace_stop *s, int64_t d)
 		if (thead == s)
 			pthread_cond_broadcast(&tcond);
 	}
-	pthread_mutex_unlock(&tlock);
+	grace__mutex_unlock(&tlock);
 	return r;
 }
 

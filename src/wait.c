@@ -150,7 +150,7 @@ static int watch_parent(grace_stop *stop, _Atomic uint32_t **pw, uint32_t *pv)
 {
 	int r = 0;
 	*pw = NULL;
-	pthread_mutex_lock(&stop->lock);
+	grace__mutex_lock(&stop->lock);
 	grace_stop *p = stop->parent;
 	if (p != NULL) {
 		*pv = announce_child(&p->flag.word);
@@ -159,7 +159,7 @@ static int watch_parent(grace_stop *stop, _Atomic uint32_t **pw, uint32_t *pv)
 		else if (grace__stop_help_locked(stop))
 			r = -ECANCELED;
 	}
-	pthread_mutex_unlock(&stop->lock);
+	grace__mutex_unlock(&stop->lock);
 	return r;
 }
 
