@@ -10,8 +10,9 @@
  *    failure; grace never sets errno. grace_strerror() names every code.
  *  - Every blocking call takes a stop (NULL: never stopped) and an absolute
  *    CLOCK_MONOTONIC deadline in nanoseconds (GRACE_FOREVER: none). A
- *    deadline already in the past turns the call into a try: it completes if
- *    it can do so at once and answers -ETIMEDOUT otherwise.
+ *    deadline already in the past, however far (INT64_MIN and any negative
+ *    value too), turns the call into a try: it completes if it can do so at
+ *    once and answers -ETIMEDOUT otherwise.
  *  - Precedence: a stop that is already requested wins. The call answers
  *    -ECANCELED without touching its object.
  *  - Bad arguments answer -EINVAL with nothing changed; nothing aborts on a

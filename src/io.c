@@ -57,6 +57,11 @@ struct xfer {
 	const char *op;  /* for the blocked-on record */
 };
 
+/* The longest timeout handed to ppoll at once, in nanoseconds: within a
+ * 32-bit time_t. A deadline further away (GRACE_FOREVER - 1) sleeps in
+ * steps of about 68 years, each recomputed from the same deadline. */
+#define MAX_TIMEOUT_NS ((int64_t)INT32_MAX * 1000000000)
+
 static bool is_write(enum kind k)
 {
 	return k == K_WRITE || k == K_SEND;
@@ -87,9 +92,12 @@ static int wait_fd(int fd, short events, grace_stop *stop, int64_t d, const char
 		}
 		struct timespec ts, *tp = NULL;
 		if (d != GRACE_FOREVER) {
-			int64_t left = d - grace__os_now();
-			if (left < 0)
-				left = 0;
+			/* Compare before subtracting: d - now overflows for a
+			 * deadline far in the past (INT64_MIN is a try too). */
+			int64_t now = grace__os_now();
+			int64_t left = d > now ? d - now : 0;
+			if (left > MAX_TIMEOUT_NS)
+				left = MAX_TIMEOUT_NS; /* the loop sleeps again */
 			ts.tv_sec = (time_t)(left / 1000000000);
 			ts.tv_nsec = (long)(left % 1000000000);
 			tp = &ts;

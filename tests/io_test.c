@@ -443,6 +443,81 @@ TEST(deadline_returns_etimedout)
 	hang_close(&h);
 }
 
+/* Deadlines at the far ends of the type. A deadline in the past is a try
+ * however far back it lies: INT64_MIN, INT64_MIN + 1 and any negative value
+ * make every call try once and answer -ETIMEDOUT at once (the deadline must
+ * never be turned into a relative timeout that overflows and sleeps for
+ * ever). A deadline just short of GRACE_FOREVER is a real one: the call
+ * blocks until its stop. Each call runs in a thread that the test waits for
+ * with a deadline of its own, so a call that hangs fails the test instead of
+ * hanging it. */
+static void run_bounded(struct blocker *b, int64_t limit_ms)
+{
+	pthread_t t;
+	atomic_store(&b->done, false);
+	start_threads(&t, 1, blocker_main, b, sizeof *b);
+	grace_deadline until = grace_now() + limit_ms * 1000000;
+	while (!atomic_load(&b->done)) {
+		if (grace_now() > until)
+			FAIL_AT(__FILE__, __LINE__, "%s (nonblock %d) with deadline %lld still blocked after %lld ms",
+			        op_names[b->op], (int)b->nonblock, (long long)b->d, (long long)limit_ms);
+		sched_yield();
+	}
+	join_threads(&t, 1);
+}
+
+TEST(extreme_past_deadlines_make_a_try)
+{
+	static const grace_deadline past[] = {INT64_MIN, INT64_MIN + 1, INT64_MIN + 1000000000, -1, 0};
+	struct hang h;
+	hang_open(&h);
+	for (int op = 0; op < OP_COUNT; op++) {
+		for (int nb = 0; nb < 2; nb++) {
+			for (size_t k = 0; k < sizeof past / sizeof past[0]; k++) {
+				for (int with_stop = 0; with_stop < 2; with_stop++) {
+					struct blocker b = {.op = (enum op)op, .nonblock = nb, .d = past[k]};
+					b.stop = with_stop ? new_stop() : NULL;
+					struct fds f;
+					setup_blocker(&b, &f, &h);
+					run_bounded(&b, test_slack_ms());
+					ASSERT_RC(b.result, b.op == OP_SLEEP ? 0 : -ETIMEDOUT);
+					if (b.op == OP_CONNECT)
+						ASSERT_EQ(is_nonblock(b.fd), nb); /* flags restored */
+					close_fds(&f);
+					if (b.stop != NULL)
+						ASSERT_RC(grace_stop_free(b.stop), 0);
+				}
+			}
+		}
+	}
+	hang_close(&h);
+}
+
+TEST(far_future_deadline_blocks_until_stopped)
+{
+	static const grace_deadline far[] = {GRACE_FOREVER - 1, GRACE_FOREVER - 1000000000};
+	struct hang h;
+	hang_open(&h);
+	for (int op = 0; op < OP_COUNT; op++) {
+		for (size_t k = 0; k < sizeof far / sizeof far[0]; k++) {
+			struct blocker b = {.op = (enum op)op, .nonblock = k == 1, .d = far[k]};
+			b.stop = new_stop();
+			struct fds f;
+			setup_blocker(&b, &f, &h);
+			pthread_t t;
+			start_threads(&t, 1, blocker_main, &b, sizeof b);
+			wait_blocked(&b);
+			ASSERT_FALSE(atomic_load(&b.done)); /* the deadline is no excuse to return */
+			ASSERT_RC(grace_stop_request(b.stop, 1), 1);
+			join_threads(&t, 1);
+			ASSERT_RC(b.result, -ECANCELED);
+			close_fds(&f);
+			ASSERT_RC(grace_stop_free(b.stop), 0);
+		}
+	}
+	hang_close(&h);
+}
+
 /* ---- one stop, 64 threads blocked in every kind of call ---- */
 
 #define MIXED 64
@@ -1046,7 +1121,8 @@ TEST(shared_nonblocking_listener)
 }
 
 TEST_LIST(T(stop_wins_before_touching_fd), T(ready_completes_with_past_deadline), T(ready_calls_do_not_wait),
-          T(deadline_returns_etimedout), T(one_stop_wakes_64_mixed_blockers), T(stop_wakes_write_and_connect),
+          T(deadline_returns_etimedout), T(extreme_past_deadlines_make_a_try),
+          T(far_future_deadline_blocks_until_stopped), T(one_stop_wakes_64_mixed_blockers), T(stop_wakes_write_and_connect),
           T(data_arriving_wakes_reader_and_beats_stop), T(end_of_file_reads_zero), T(recv_waitall),
           T(partial_write_returns_exact_count), T(write_goes_on_until_every_byte),
           T(eintr_retried_within_deadline), T(blocked_call_is_recorded), T(poll_reports_revents),
