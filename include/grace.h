@@ -236,8 +236,9 @@ GRACE_API bool grace_event_is_set(const grace_event *ev);
 /* Wait until the event is set, the stop is requested, or the deadline
  * passes. Returns 0 if the event is set, or was set at any moment after the
  * call began (a set followed at once by a clear is not missed); -ECANCELED
- * if the stop was requested first (or already); -ETIMEDOUT; -EINVAL for NULL
- * or a destroyed event. Blocks (a brief spin, then asleep in the kernel). */
+ * if the stop was requested first (or already); -ETIMEDOUT; -EINVAL for NULL,
+ * a destroyed event or a stop that is not one (checked first: nothing is
+ * touched). Blocks (a brief spin, then asleep in the kernel). */
 GRACE_API int grace_event_wait(grace_event *ev, grace_stop *stop, grace_deadline d);
 
 /* ------------------------------------------------------------------------
@@ -539,8 +540,9 @@ GRACE_API void grace_report_free(grace_report *r);
  *
  * Shared rules:
  *  - Argument errors come first and change nothing: -EINVAL for a NULL
- *    buffer (even with a length of 0) or a length above SSIZE_MAX, -EBADF for
- *    a negative descriptor. Then a stop already requested wins: -ECANCELED
+ *    buffer (even with a length of 0), a length above SSIZE_MAX or a stop
+ *    that is not one (neither NULL nor a live stop), -EBADF for a negative
+ *    descriptor. Then a stop already requested wins: -ECANCELED
  *    before the descriptor is touched. Then the call completes at once if it
  *    can, even with a deadline in the past (a try); it answers -ETIMEDOUT
  *    only when it would have to wait past `d`. GRACE_FOREVER: no deadline.
@@ -584,7 +586,8 @@ GRACE_API void grace_report_free(grace_report *r);
  * ------------------------------------------------------------------------ */
 
 /* Sleep until `d`. Returns 0 at the deadline (at once for a past one);
- * -ECANCELED if the stop is requested first (or already was). With a NULL
+ * -ECANCELED if the stop is requested first (or already was); -EINVAL if
+ * `stop` is not a stop (neither NULL nor a live stop). With a NULL
  * stop and GRACE_FOREVER it never returns. Blocks, asleep in the kernel,
  * without a spin: a sleeping thread costs no CPU and wakes exactly once. */
 GRACE_API int grace_sleep(grace_stop *stop, grace_deadline d);

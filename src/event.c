@@ -88,7 +88,7 @@ bool grace_event_is_set(const grace_event *ev)
 
 int grace_event_wait(grace_event *ev, grace_stop *stop, grace_deadline d)
 {
-	if (ev == NULL)
+	if (ev == NULL || (stop != NULL && !grace__stop_live(stop)))
 		return -EINVAL;
 	if (grace_stop_requested(stop))
 		return -ECANCELED;

@@ -62,6 +62,13 @@ struct xfer {
  * steps of about 68 years, each recomputed from the same deadline. */
 #define MAX_TIMEOUT_NS ((int64_t)INT32_MAX * 1000000000)
 
+/* Whether `stop` is NULL or a live stop: anything else is -EINVAL, checked
+ * with the other arguments, before the descriptor is touched. */
+static bool stop_ok(grace_stop *stop)
+{
+	return stop == NULL || grace__stop_live(stop);
+}
+
 static bool is_write(enum kind k)
 {
 	return k == K_WRITE || k == K_SEND;
@@ -258,6 +265,8 @@ static ssize_t transfer(int fd, void *buf, size_t len, int flags, enum kind kind
 		return -EINVAL;
 	if (fd < 0)
 		return -EBADF;
+	if (!stop_ok(stop))
+		return -EINVAL;
 	if (grace_stop_requested(stop))
 		return -ECANCELED;
 	struct xfer x = {
@@ -277,6 +286,8 @@ int grace_poll(int fd, short events, grace_stop *stop, grace_deadline d)
 {
 	if (fd < 0)
 		return -EBADF;
+	if (!stop_ok(stop))
+		return -EINVAL;
 	if (grace_stop_requested(stop))
 		return -ECANCELED;
 	return wait_fd(fd, events, stop, d, "poll");
@@ -308,6 +319,8 @@ int grace_accept(int fd, struct sockaddr *addr, socklen_t *addrlen, grace_stop *
 		return -EINVAL;
 	if (fd < 0)
 		return -EBADF;
+	if (!stop_ok(stop))
+		return -EINVAL;
 	if (grace_stop_requested(stop))
 		return -ECANCELED;
 	/* accept(2) has no per-call non-blocking flag. A non-blocking listener
@@ -367,6 +380,8 @@ int grace_connect(int fd, const struct sockaddr *addr, socklen_t addrlen, grace_
 		return -EINVAL;
 	if (fd < 0)
 		return -EBADF;
+	if (!stop_ok(stop))
+		return -EINVAL;
 	if (grace_stop_requested(stop))
 		return -ECANCELED;
 	int fl = fcntl(fd, F_GETFL);
