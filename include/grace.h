@@ -208,17 +208,19 @@ GRACE_API int grace_stop_fd(grace_stop *s);
  * GRACE_EVENT_INIT are valid clear events. Fields are private. */
 typedef struct grace_event {
 	GRACE__ATOMIC(uint32_t) word;
-	GRACE__ATOMIC(uint32_t) waiters;
+	GRACE__ATOMIC(uint32_t) waiters; /* threads that may sleep */
+	GRACE__ATOMIC(uint32_t) inside;  /* threads inside grace_event_wait */
 } grace_event;
 
-#define GRACE_EVENT_INIT {0, 0}
+#define GRACE_EVENT_INIT {0, 0, 0}
 
 /* Initialise (or re-initialise a destroyed) event as clear. -EINVAL for
  * NULL. Must not be called while the event is in use. */
 GRACE_API int grace_event_init(grace_event *ev);
 
-/* Destroy an event. Returns -EBUSY while a thread waits on it (nothing
- * changes); -EINVAL for NULL or an event already destroyed. Afterwards every
+/* Destroy an event. Returns -EBUSY while a thread waits on it (from the
+ * moment its grace_event_wait finds the event clear until it returns, the
+ * spin before it sleeps included; nothing changes); -EINVAL for NULL or an event already destroyed. Afterwards every
  * call on it but grace_event_init answers -EINVAL (is_set answers false). */
 GRACE_API int grace_event_destroy(grace_event *ev);
 
