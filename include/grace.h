@@ -196,7 +196,8 @@ GRACE_API int grace_stop_try_off(grace_stop_cb *cb);
 /* A file descriptor that becomes readable (and stays readable) once the stop
  * is requested, for poll/epoll loops. It belongs to the stop: do not read it
  * or close it; it is closed by grace_stop_free(). Created on first call
- * (Linux: an eventfd; elsewhere: a pipe). Returns the descriptor; -EINVAL
+ * (Linux: an eventfd; elsewhere: a pipe), non-blocking and close-on-exec
+ * from the moment it exists (where the system has pipe2). Returns the descriptor; -EINVAL
  * for NULL or a dead stop; -EMFILE, -ENFILE or -ENOMEM from the system. */
 GRACE_API int grace_stop_fd(grace_stop *s);
 
@@ -630,7 +631,7 @@ GRACE_API ssize_t grace_send(int fd, const void *buf, size_t len, int flags, gra
                              grace_deadline d);
 
 /* accept(2), stoppable. Returns the new descriptor (owned by the caller; its
- * flags are accept(2)'s); -ECANCELED; -ETIMEDOUT; -EINVAL when `addr` is
+ * flags are accept(2)'s: blocking and not close-on-exec); -ECANCELED; -ETIMEDOUT; -EINVAL when `addr` is
  * given without `addrlen`, when the socket is not listening, or once the
  * listener is shut down (shutdown(2) on a listener wakes a thread blocked
  * here with -EINVAL on Linux); -ENOTSOCK; -EBADF for a negative or closed
