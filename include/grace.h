@@ -71,8 +71,11 @@ GRACE_API grace_deadline grace_after_ms(int64_t ms);
  * negative count is now. Never blocks. */
 GRACE_API grace_deadline grace_after_ns(int64_t ns);
 
-/* A constant string naming `code` (a negative errno, or 0). Codes grace does
- * not know are named "unknown error". Never returns NULL. */
+/* A constant string naming `code` (a negative errno, or 0): grace's own
+ * wording for the codes grace answers by itself (-ETIMEDOUT: "deadline
+ * passed"), the system's meaning for every other errno value. A positive
+ * code, or one that is no errno value, is "unknown error". Never returns
+ * NULL; static strings, callable from any thread. */
 GRACE_API const char *grace_strerror(int code);
 
 /* ------------------------------------------------------------------------
