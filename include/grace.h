@@ -10,8 +10,9 @@
  *    failure; grace never sets errno. grace_strerror() names every code.
  *  - Every blocking call takes a stop (NULL: never stopped) and an absolute
  *    CLOCK_MONOTONIC deadline in nanoseconds (GRACE_FOREVER: none). A
- *    deadline already in the past turns the call into a try: it completes if
- *    it can do so at once and answers -ETIMEDOUT otherwise.
+ *    deadline already in the past, however far (INT64_MIN and any negative
+ *    value too), turns the call into a try: it completes if it can do so at
+ *    once and answers -ETIMEDOUT otherwise.
  *  - Precedence: a stop that is already requested wins. The call answers
  *    -ECANCELED without touching its object.
  *  - Bad arguments answer -EINVAL with nothing changed; nothing aborts on a
@@ -70,8 +71,11 @@ GRACE_API grace_deadline grace_after_ms(int64_t ms);
  * negative count is now. Never blocks. */
 GRACE_API grace_deadline grace_after_ns(int64_t ns);
 
-/* A constant string naming `code` (a negative errno, or 0). Codes grace does
- * not know are named "unknown error". Never returns NULL. */
+/* A constant string naming `code` (a negative errno, or 0): grace's own
+ * wording for the codes grace answers by itself (-ETIMEDOUT: "deadline
+ * passed"), the system's meaning for every other errno value. A positive
+ * code, or one that is no errno value, is "unknown error". Never returns
+ * NULL; static strings, callable from any thread. */
 GRACE_API const char *grace_strerror(int code);
 
 /* ------------------------------------------------------------------------
@@ -216,7 +220,8 @@ GRACE_API int grace_stop_try_off(grace_stop_cb *cb);
 /* A file descriptor that becomes readable (and stays readable) once the stop
  * is requested, for poll/epoll loops. It belongs to the stop: do not read it
  * or close it; it is closed by grace_stop_free(). Created on first call
- * (Linux: an eventfd; elsewhere: a pipe), close-on-exec. In a child made by
+ * (Linux: an eventfd; elsewhere: a pipe), non-blocking and close-on-exec
+ * from the moment it exists (where the system has pipe2). In a child made by
  * fork() the stop's descriptor is the child's own: the first call there
  * makes a new one (the inherited copy is closed, never signalled), so a
  * request in the parent does not reach the child's stop or its waits.
@@ -232,17 +237,19 @@ GRACE_API int grace_stop_fd(grace_stop *s);
  * GRACE_EVENT_INIT are valid clear events. Fields are private. */
 typedef struct grace_event {
 	GRACE__ATOMIC(uint32_t) word;
-	GRACE__ATOMIC(uint32_t) waiters;
+	GRACE__ATOMIC(uint32_t) waiters; /* threads that may sleep */
+	GRACE__ATOMIC(uint32_t) inside;  /* threads inside grace_event_wait */
 } grace_event;
 
-#define GRACE_EVENT_INIT {0, 0}
+#define GRACE_EVENT_INIT {0, 0, 0}
 
 /* Initialise (or re-initialise a destroyed) event as clear. -EINVAL for
  * NULL. Must not be called while the event is in use. */
 GRACE_API int grace_event_init(grace_event *ev);
 
-/* Destroy an event. Returns -EBUSY while a thread waits on it (nothing
- * changes); -EINVAL for NULL or an event already destroyed. Afterwards every
+/* Destroy an event. Returns -EBUSY while a thread waits on it (from the
+ * moment its grace_event_wait finds the event clear until it returns, the
+ * spin before it sleeps included; nothing changes); -EINVAL for NULL or an event already destroyed. Afterwards every
  * call on it but grace_event_init answers -EINVAL (is_set answers false). */
 GRACE_API int grace_event_destroy(grace_event *ev);
 
@@ -260,8 +267,9 @@ GRACE_API bool grace_event_is_set(const grace_event *ev);
 /* Wait until the event is set, the stop is requested, or the deadline
  * passes. Returns 0 if the event is set, or was set at any moment after the
  * call began (a set followed at once by a clear is not missed); -ECANCELED
- * if the stop was requested first (or already); -ETIMEDOUT; -EINVAL for NULL
- * or a destroyed event. Blocks (a brief spin, then asleep in the kernel). */
+ * if the stop was requested first (or already); -ETIMEDOUT; -EINVAL for NULL,
+ * a destroyed event or a stop that is not one (checked first: nothing is
+ * touched). Blocks (a brief spin, then asleep in the kernel). */
 GRACE_API int grace_event_wait(grace_event *ev, grace_stop *stop, grace_deadline d);
 
 /* ------------------------------------------------------------------------
@@ -593,8 +601,9 @@ GRACE_API void grace_report_free(grace_report *r);
  *
  * Shared rules:
  *  - Argument errors come first and change nothing: -EINVAL for a NULL
- *    buffer (even with a length of 0) or a length above SSIZE_MAX, -EBADF for
- *    a negative descriptor. Then a stop already requested wins: -ECANCELED
+ *    buffer (even with a length of 0), a length above SSIZE_MAX or a stop
+ *    that is not one (neither NULL nor a live stop), -EBADF for a negative
+ *    descriptor. Then a stop already requested wins: -ECANCELED
  *    before the descriptor is touched. Then the call completes at once if it
  *    can, even with a deadline in the past (a try); it answers -ETIMEDOUT
  *    only when it would have to wait past `d`. GRACE_FOREVER: no deadline.
@@ -638,7 +647,8 @@ GRACE_API void grace_report_free(grace_report *r);
  * ------------------------------------------------------------------------ */
 
 /* Sleep until `d`. Returns 0 at the deadline (at once for a past one);
- * -ECANCELED if the stop is requested first (or already was). With a NULL
+ * -ECANCELED if the stop is requested first (or already was); -EINVAL if
+ * `stop` is not a stop (neither NULL nor a live stop). With a NULL
  * stop and GRACE_FOREVER it never returns. Blocks, asleep in the kernel,
  * without a spin: a sleeping thread costs no CPU and wakes exactly once. */
 GRACE_API int grace_sleep(grace_stop *stop, grace_deadline d);
@@ -679,7 +689,7 @@ GRACE_API ssize_t grace_send(int fd, const void *buf, size_t len, int flags, gra
                              grace_deadline d);
 
 /* accept(2), stoppable. Returns the new descriptor (owned by the caller; its
- * flags are accept(2)'s); -ECANCELED; -ETIMEDOUT; -EINVAL when `addr` is
+ * flags are accept(2)'s: blocking and not close-on-exec); -ECANCELED; -ETIMEDOUT; -EINVAL when `addr` is
  * given without `addrlen`, when the socket is not listening, or once the
  * listener is shut down (shutdown(2) on a listener wakes a thread blocked
  * here with -EINVAL on Linux); -ENOTSOCK; -EBADF for a negative or closed

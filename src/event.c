@@ -1,5 +1,5 @@
 /*
- * event.c - threading.Event on one 32-bit word.
+ * event.c - threading.Event on one 32-bit word and two counters.
  *
  * The word holds SET (bit 0), DESTROYED (bit 1) and a generation (bits
  * 2..31) that a set bumps when it turns a clear event set. A waiter that saw
@@ -8,12 +8,27 @@
  * even if a clear followed at once, so a set is never missed. Clear leaves
  * the generation alone, so it wakes no one.
  *
- * `waiters` counts threads inside the sleeping part of grace_event_wait
- * (a waiter spins first, uncounted, see wait.c), so
- * that a set makes the wake system call only when someone may sleep, and so
- * that destroy can answer -EBUSY. The waiter increments it before its last
- * look at the word and the setter looks at it after its RMW on the word,
- * both seq_cst: either the setter sees the waiter, or the waiter sees SET.
+ * Two counters, because two questions are asked about waiters and they
+ * must not share an answer. `inside` counts every thread between its first
+ * look at a clear event and its return, spin included: destroy answers
+ * -EBUSY while it is not zero, so an event is never destroyed (and freed)
+ * under a thread that will still read it. `waiters` counts only the threads
+ * past the spin, which may sleep in the kernel: set makes the wake system
+ * call only when it is not zero, so a hand-off caught by the waiter's spin
+ * costs the setter no system call. Counting spinners there would make every
+ * hand-off pay one; leaving them out of destroy's count let destroy succeed
+ * under a spinning thread.
+ *
+ * Orderings. `waiters`: the waiter increments it before its last look at
+ * the word and the setter reads it after its RMW on the word, both seq_cst:
+ * either the setter sees the waiter, or the waiter sees SET (the protocol
+ * src/wait.pml checks). `inside`: the increment is relaxed, since destroy
+ * must see a waiter only when the waiter's entry happens-before the
+ * destroy (a destroy racing with a wait's entry is the caller's race, and
+ * the waiter then answers -EINVAL); the decrement is a release that pairs
+ * with destroy's acquire load, so every access of the waiter to the event
+ * is over before a destroy that saw it gone returns. An event already set
+ * and a try (a past deadline) never touch either counter.
  */
 #include "internal.h"
 
@@ -29,6 +44,7 @@ int grace_event_init(grace_event *ev)
 		return -EINVAL;
 	atomic_store(&ev->word, 0);
 	atomic_store(&ev->waiters, 0);
+	atomic_store(&ev->inside, 0);
 	return 0;
 }
 
@@ -36,7 +52,9 @@ int grace_event_destroy(grace_event *ev)
 {
 	if (ev == NULL)
 		return -EINVAL;
-	if (atomic_load(&ev->waiters) != 0)
+	/* Acquire: pairs with a waiter's release decrement (see above). Every
+	 * sleeper is inside too. */
+	if (atomic_load_explicit(&ev->inside, memory_order_acquire) != 0)
 		return -EBUSY;
 	uint32_t w = atomic_load(&ev->word);
 	do {
@@ -86,31 +104,10 @@ bool grace_event_is_set(const grace_event *ev)
 	return (w & (EV_SET | EV_DESTROYED)) == EV_SET;
 }
 
-int grace_event_wait(grace_event *ev, grace_stop *stop, grace_deadline d)
+/* The sleeping part of a wait: the event was clear at w and the spin did
+ * not see it change. */
+static int wait_asleep(grace_event *ev, uint32_t w, grace_stop *stop, grace_deadline d)
 {
-	if (ev == NULL)
-		return -EINVAL;
-	if (grace_stop_requested(stop))
-		return -ECANCELED;
-	/* Acquire: pairs with the setter's RMW, so what was written before the
-	 * set is visible after we return. */
-	uint32_t w = atomic_load_explicit(&ev->word, memory_order_acquire);
-	if (w & EV_DESTROYED)
-		return -EINVAL;
-	if (w & EV_SET)
-		return 0;
-
-	/* Spin before counting ourselves a waiter, so that a set during a
-	 * hand-off makes no wake system call. A try does not spin. */
-	if (d == GRACE_FOREVER || grace__os_now() < d) {
-		if (grace__spin(&ev->word, w, stop)) {
-			uint32_t v = atomic_load_explicit(&ev->word, memory_order_acquire);
-			if (v != w)
-				return (v & EV_DESTROYED) ? -EINVAL : 0;
-			return -ECANCELED;
-		}
-	}
-
 	atomic_fetch_add_explicit(&ev->waiters, 1, memory_order_seq_cst);
 	uint32_t v = atomic_load_explicit(&ev->word, memory_order_seq_cst);
 	struct grace__site site = {"event_wait", NULL, 0};
@@ -127,5 +124,40 @@ int grace_event_wait(grace_event *ev, grace_stop *stop, grace_deadline d)
 			break;
 	}
 	atomic_fetch_sub_explicit(&ev->waiters, 1, memory_order_release);
+	return r;
+}
+
+int grace_event_wait(grace_event *ev, grace_stop *stop, grace_deadline d)
+{
+	if (ev == NULL || (stop != NULL && !grace__stop_live(stop)))
+		return -EINVAL;
+	if (grace_stop_requested(stop))
+		return -ECANCELED;
+	/* Acquire: pairs with the setter's RMW, so what was written before the
+	 * set is visible after we return. */
+	uint32_t w = atomic_load_explicit(&ev->word, memory_order_acquire);
+	if (w & EV_DESTROYED)
+		return -EINVAL;
+	if (w & EV_SET)
+		return 0;
+	/* A try: the look above was the attempt. */
+	if (d != GRACE_FOREVER && grace__os_now() >= d)
+		return -ETIMEDOUT;
+
+	/* Inside from here until we return, spin included (relaxed: see the
+	 * top of the file). */
+	atomic_fetch_add_explicit(&ev->inside, 1, memory_order_relaxed);
+	int r;
+	/* Spin before counting ourselves a waiter, so that a set during a
+	 * hand-off makes no wake system call. */
+	if (grace__spin(&ev->word, w, stop)) {
+		uint32_t v = atomic_load_explicit(&ev->word, memory_order_acquire);
+		r = v != w ? ((v & EV_DESTROYED) ? -EINVAL : 0) : -ECANCELED;
+	} else {
+		r = wait_asleep(ev, w, stop, d);
+	}
+	/* Release: our last access to the event comes before a destroy that
+	 * sees us gone. */
+	atomic_fetch_sub_explicit(&ev->inside, 1, memory_order_release);
 	return r;
 }

@@ -63,6 +63,12 @@ char *grace__strdup(const char *s);
  * rounded up to a multiple of align. */
 void *grace__aligned_alloc(size_t align, size_t size);
 
+/* ---- error names (src/error.c) ---- */
+
+/* grace's own wording for `code` (the codes grace(7) lists), or NULL where
+ * grace_strerror names it after the system. tests/errname.c asks it. */
+const char *grace__strerror_own(int code);
+
 /* ---- stop (src/stop.c) ---- */
 
 /* Bits of grace_stop.flag.word. REQUESTED is the public bit 0. SLEEPERS and

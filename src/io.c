@@ -57,6 +57,18 @@ struct xfer {
 	const char *op;  /* for the blocked-on record */
 };
 
+/* The longest timeout handed to ppoll at once, in nanoseconds: within a
+ * 32-bit time_t. A deadline further away (GRACE_FOREVER - 1) sleeps in
+ * steps of about 68 years, each recomputed from the same deadline. */
+#define MAX_TIMEOUT_NS ((int64_t)INT32_MAX * 1000000000)
+
+/* Whether `stop` is NULL or a live stop: anything else is -EINVAL, checked
+ * with the other arguments, before the descriptor is touched. */
+static bool stop_ok(grace_stop *stop)
+{
+	return stop == NULL || grace__stop_live(stop);
+}
+
 static bool is_write(enum kind k)
 {
 	return k == K_WRITE || k == K_SEND;
@@ -87,9 +99,12 @@ static int wait_fd(int fd, short events, grace_stop *stop, int64_t d, const char
 		}
 		struct timespec ts, *tp = NULL;
 		if (d != GRACE_FOREVER) {
-			int64_t left = d - grace__os_now();
-			if (left < 0)
-				left = 0;
+			/* Compare before subtracting: d - now overflows for a
+			 * deadline far in the past (INT64_MIN is a try too). */
+			int64_t now = grace__os_now();
+			int64_t left = d > now ? d - now : 0;
+			if (left > MAX_TIMEOUT_NS)
+				left = MAX_TIMEOUT_NS; /* the loop sleeps again */
 			ts.tv_sec = (time_t)(left / 1000000000);
 			ts.tv_nsec = (long)(left % 1000000000);
 			tp = &ts;
@@ -250,6 +265,8 @@ static ssize_t transfer(int fd, void *buf, size_t len, int flags, enum kind kind
 		return -EINVAL;
 	if (fd < 0)
 		return -EBADF;
+	if (!stop_ok(stop))
+		return -EINVAL;
 	if (grace_stop_requested(stop))
 		return -ECANCELED;
 	struct xfer x = {
@@ -269,6 +286,8 @@ int grace_poll(int fd, short events, grace_stop *stop, grace_deadline d)
 {
 	if (fd < 0)
 		return -EBADF;
+	if (!stop_ok(stop))
+		return -EINVAL;
 	if (grace_stop_requested(stop))
 		return -ECANCELED;
 	return wait_fd(fd, events, stop, d, "poll");
@@ -300,6 +319,8 @@ int grace_accept(int fd, struct sockaddr *addr, socklen_t *addrlen, grace_stop *
 		return -EINVAL;
 	if (fd < 0)
 		return -EBADF;
+	if (!stop_ok(stop))
+		return -EINVAL;
 	if (grace_stop_requested(stop))
 		return -ECANCELED;
 	/* accept(2) has no per-call non-blocking flag. A non-blocking listener
@@ -359,6 +380,8 @@ int grace_connect(int fd, const struct sockaddr *addr, socklen_t addrlen, grace_
 		return -EINVAL;
 	if (fd < 0)
 		return -EBADF;
+	if (!stop_ok(stop))
+		return -EINVAL;
 	if (grace_stop_requested(stop))
 		return -ECANCELED;
 	int fl = fcntl(fd, F_GETFL);

@@ -268,8 +268,17 @@ int grace_signals_route(grace_stop *stop, const int *signals, size_t count)
 	rt->stop = stop;
 	rt->count = count;
 	memcpy(rt->signals, signals, count * sizeof *signals);
+	/* Close-on-exec both ends from the start: fork() waits for `lock`
+	 * (atfork), but posix_spawn and vfork run no atfork handler, and a
+	 * child cloned between pipe(2) and fcntl would keep the ends across
+	 * exec. pipe2 does it atomically where the system has it. */
 	int p[2];
-	if (pipe(p) < 0) {
+#ifdef HAVE_PIPE2
+	int pr = pipe2(p, O_CLOEXEC);
+#else
+	int pr = pipe(p);
+#endif
+	if (pr < 0) {
 		int e = -errno;
 		free(rt);
 		grace__mutex_unlock(&lock);
@@ -277,9 +286,11 @@ int grace_signals_route(grace_stop *stop, const int *signals, size_t count)
 	}
 	rt->rd = p[0];
 	rt->wr = p[1];
-	/* Close-on-exec both ends; a handler never blocks on a full pipe. */
+#ifndef HAVE_PIPE2
 	fcntl(p[0], F_SETFD, FD_CLOEXEC);
 	fcntl(p[1], F_SETFD, FD_CLOEXEC);
+#endif
+	/* A handler never blocks on a full pipe; the thread's end blocks. */
 	fcntl(p[1], F_SETFL, fcntl(p[1], F_GETFL) | O_NONBLOCK);
 	int r = start_thread(rt);
 	if (r < 0) {

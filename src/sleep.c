@@ -16,6 +16,10 @@
 
 int grace_sleep(grace_stop *stop, grace_deadline d)
 {
+	/* An argument first: a waiter announces itself in its stop's word,
+	 * which must not be memory of some other kind. */
+	if (stop != NULL && !grace__stop_live(stop))
+		return -EINVAL;
 	if (grace_stop_requested(stop))
 		return -ECANCELED;
 	_Atomic uint32_t never = 0;

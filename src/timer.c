@@ -23,6 +23,7 @@
  */
 #include "internal.h"
 
+#include <limits.h>
 #include <signal.h>
 #include <stdlib.h>
 
@@ -97,7 +98,12 @@ static void *timer_main(void *arg)
 			continue;
 		}
 		if (s->deadline > grace__os_now()) {
-			struct timespec ts = {.tv_sec = s->deadline / 1000000000,
+			/* Clamped where time_t is narrower than the deadline; the
+			 * loop waits again until the real one. */
+			int64_t sec = s->deadline / 1000000000;
+			struct timespec ts = {.tv_sec = sizeof(time_t) < sizeof(int64_t) && sec > INT32_MAX
+			                                    ? (time_t)INT32_MAX
+			                                    : (time_t)sec,
 			                      .tv_nsec = s->deadline % 1000000000};
 			pthread_cond_timedwait(&tcond, &tlock, &ts);
 			continue;

@@ -6,6 +6,9 @@
 
 #include "internal.h"
 
+#include <sys/syscall.h>
+#include <unistd.h>
+
 TEST(zeroed_and_static_are_clear)
 {
 	static grace_event s = GRACE_EVENT_INIT;
@@ -116,6 +119,66 @@ TEST(destroy_with_waiter_is_busy)
 	join_threads(&t, 1);
 	ASSERT_RC(w.rc, 0);
 	ASSERT_RC(grace_event_destroy(&ev), 0);
+}
+
+/* A waiter is "waiting" from its first look at a clear event, through the
+ * brief spin that precedes its sleep, until it returns; destroy answers
+ * -EBUSY all that time. The spin's yields go through sched_yield(), which
+ * this program defines: the executable's definition wins over the C
+ * library's for the statically linked library, so a chosen thread can be
+ * parked inside the spin while the test destroys. Any other caller (and
+ * the parked thread, once released) yields for real. If the wait core ever
+ * stops yielding in its spin, the handshake below times out and says so. */
+static _Thread_local bool park_in_yield;
+static atomic_int parked, unpark;
+
+int sched_yield(void)
+{
+	if (park_in_yield) {
+		park_in_yield = false;
+		atomic_store(&parked, 1);
+		while (!atomic_load(&unpark))
+			syscall(SYS_sched_yield);
+	}
+	return (int)syscall(SYS_sched_yield);
+}
+
+static void *parked_wait_main(void *arg)
+{
+	struct waiter *w = arg;
+	park_in_yield = true;
+	w->rc = grace_event_wait(w->ev, w->stop, w->d);
+	park_in_yield = false;
+	return NULL;
+}
+
+TEST(destroy_while_waiter_spins_is_busy)
+{
+	for (int round = 0; round < 2; round++) {
+		grace_event ev = GRACE_EVENT_INIT;
+		grace_stop *s = NULL;
+		if (round == 1)
+			ASSERT_RC(grace_stop_new(&s, NULL), 0);
+		atomic_store(&parked, 0);
+		atomic_store(&unpark, 0);
+		atomic_int ready = 0;
+		struct waiter w = {&ev, s, GRACE_FOREVER, &ready, 99};
+		pthread_t t;
+		start_threads(&t, 1, parked_wait_main, &w, sizeof w);
+		WAIT_UNTIL(atomic_load(&parked)); /* inside the wait, spinning, not asleep */
+		ASSERT_EQ(atomic_load(&ev.waiters), 0); /* not counted as a sleeper */
+		ASSERT_RC(grace_event_destroy(&ev), -EBUSY);
+		if (round == 0)
+			ASSERT_RC(grace_event_set(&ev), 0); /* still usable: nothing changed */
+		else
+			ASSERT_RC(grace_stop_request(s, 1), 1);
+		atomic_store(&unpark, 1);
+		join_threads(&t, 1);
+		ASSERT_RC(w.rc, round == 0 ? 0 : -ECANCELED);
+		ASSERT_RC(grace_event_destroy(&ev), 0); /* nobody inside any more */
+		if (s != NULL)
+			ASSERT_RC(grace_stop_free(s), 0);
+	}
 }
 
 #define N 64
@@ -418,7 +481,7 @@ TEST(spurious_wakeups_keep_the_time_the_call_began)
 }
 
 TEST_LIST(T(zeroed_and_static_are_clear), T(set_clear_is_set), T(wait_timeout_and_try),
-          T(stop_already_requested_wins), T(misuse), T(destroy_with_waiter_is_busy), T(set_wakes_all_64),
+          T(stop_already_requested_wins), T(misuse), T(destroy_with_waiter_is_busy), T(destroy_while_waiter_spins_is_busy), T(set_wakes_all_64),
           T(stop_cancels_all_64), T(child_stop_cancels_waiter),
           T(parent_request_cancels_64_child_waiters), T(child_callbacks_run_in_the_requester), T(deadline_while_waiting_with_stop),
           T(set_clear_race_never_loses_a_wakeup), T(set_clear_storm),

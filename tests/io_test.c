@@ -13,15 +13,20 @@
 #include "internal.h"
 
 #include <arpa/inet.h>
+#include <dirent.h>
+#include <dlfcn.h>
 #include <fcntl.h>
 #include <limits.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <poll.h>
 #include <signal.h>
+#include <spawn.h>
+#include <sys/eventfd.h>
 #include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -438,6 +443,81 @@ TEST(deadline_returns_etimedout)
 				ASSERT_EQ(is_nonblock(b.fd), nb);
 			}
 			close_fds(&f);
+		}
+	}
+	hang_close(&h);
+}
+
+/* Deadlines at the far ends of the type. A deadline in the past is a try
+ * however far back it lies: INT64_MIN, INT64_MIN + 1 and any negative value
+ * make every call try once and answer -ETIMEDOUT at once (the deadline must
+ * never be turned into a relative timeout that overflows and sleeps for
+ * ever). A deadline just short of GRACE_FOREVER is a real one: the call
+ * blocks until its stop. Each call runs in a thread that the test waits for
+ * with a deadline of its own, so a call that hangs fails the test instead of
+ * hanging it. */
+static void run_bounded(struct blocker *b, int64_t limit_ms)
+{
+	pthread_t t;
+	atomic_store(&b->done, false);
+	start_threads(&t, 1, blocker_main, b, sizeof *b);
+	grace_deadline until = grace_now() + limit_ms * 1000000;
+	while (!atomic_load(&b->done)) {
+		if (grace_now() > until)
+			FAIL_AT(__FILE__, __LINE__, "%s (nonblock %d) with deadline %lld still blocked after %lld ms",
+			        op_names[b->op], (int)b->nonblock, (long long)b->d, (long long)limit_ms);
+		sched_yield();
+	}
+	join_threads(&t, 1);
+}
+
+TEST(extreme_past_deadlines_make_a_try)
+{
+	static const grace_deadline past[] = {INT64_MIN, INT64_MIN + 1, INT64_MIN + 1000000000, -1, 0};
+	struct hang h;
+	hang_open(&h);
+	for (int op = 0; op < OP_COUNT; op++) {
+		for (int nb = 0; nb < 2; nb++) {
+			for (size_t k = 0; k < sizeof past / sizeof past[0]; k++) {
+				for (int with_stop = 0; with_stop < 2; with_stop++) {
+					struct blocker b = {.op = (enum op)op, .nonblock = nb, .d = past[k]};
+					b.stop = with_stop ? new_stop() : NULL;
+					struct fds f;
+					setup_blocker(&b, &f, &h);
+					run_bounded(&b, test_slack_ms());
+					ASSERT_RC(b.result, b.op == OP_SLEEP ? 0 : -ETIMEDOUT);
+					if (b.op == OP_CONNECT)
+						ASSERT_EQ(is_nonblock(b.fd), nb); /* flags restored */
+					close_fds(&f);
+					if (b.stop != NULL)
+						ASSERT_RC(grace_stop_free(b.stop), 0);
+				}
+			}
+		}
+	}
+	hang_close(&h);
+}
+
+TEST(far_future_deadline_blocks_until_stopped)
+{
+	static const grace_deadline far[] = {GRACE_FOREVER - 1, GRACE_FOREVER - 1000000000};
+	struct hang h;
+	hang_open(&h);
+	for (int op = 0; op < OP_COUNT; op++) {
+		for (size_t k = 0; k < sizeof far / sizeof far[0]; k++) {
+			struct blocker b = {.op = (enum op)op, .nonblock = k == 1, .d = far[k]};
+			b.stop = new_stop();
+			struct fds f;
+			setup_blocker(&b, &f, &h);
+			pthread_t t;
+			start_threads(&t, 1, blocker_main, &b, sizeof b);
+			wait_blocked(&b);
+			ASSERT_FALSE(atomic_load(&b.done)); /* the deadline is no excuse to return */
+			ASSERT_RC(grace_stop_request(b.stop, 1), 1);
+			join_threads(&t, 1);
+			ASSERT_RC(b.result, -ECANCELED);
+			close_fds(&f);
+			ASSERT_RC(grace_stop_free(b.stop), 0);
 		}
 	}
 	hang_close(&h);
@@ -1045,10 +1125,235 @@ TEST(shared_nonblocking_listener)
 	ASSERT_RC(grace_stop_free(s), 0);
 }
 
+/* ---- descriptors the library makes are close-on-exec from birth ---- */
+
+/* A descriptor grace makes (a stop's wake descriptor, the signal
+ * self-pipe) must be close-on-exec the moment it exists: a thread of the
+ * program may fork and exec at any instant, and a flag set by a later fcntl
+ * comes too late for a child cloned in between, which then keeps the
+ * descriptor (and a pipe's write end keeps the pipe open) across exec.
+ *
+ * First, deterministically: this program defines pipe, pipe2 and eventfd,
+ * so the statically linked library's calls come here (the executable's
+ * definitions win); each passes the call on to the next definition (the C
+ * library's, or a sanitizer's interceptor) and, while the calling thread
+ * watches, looks at FD_CLOEXEC on what it got before returning: exactly the
+ * instant a concurrent fork could copy the descriptor. */
+static _Thread_local bool watch_births, widen_births;
+static atomic_int births, births_open_to_exec;
+
+static void check_births(const int *fds, int n)
+{
+	if (widen_births) {
+		/* The storm below: hold the new descriptors for a while before
+		 * the library goes on, so that a child cloned meanwhile sees
+		 * them as the library left them at birth. */
+		grace_deadline until = grace_now() + 200000;
+		while (grace_now() < until)
+			;
+	}
+	if (!watch_births)
+		return;
+	for (int i = 0; i < n; i++) {
+		atomic_fetch_add(&births, 1);
+		int fl = fcntl(fds[i], F_GETFD);
+		if (fl < 0 || !(fl & FD_CLOEXEC))
+			atomic_fetch_add(&births_open_to_exec, 1);
+	}
+}
+
+static void *next_definition(const char *name)
+{
+	void *f = dlsym(RTLD_NEXT, name);
+	if (f == NULL)
+		FAIL_AT(__FILE__, __LINE__, "dlsym(RTLD_NEXT, %s): %s", name, dlerror());
+	return f;
+}
+
+int pipe(int fds[2])
+{
+	int (*next)(int *);
+	void *f = next_definition("pipe");
+	memcpy(&next, &f, sizeof next); /* POSIX: dlsym's object pointer is the function */
+	int r = next(fds);
+	if (r == 0)
+		check_births(fds, 2);
+	return r;
+}
+
+int pipe2(int fds[2], int flags)
+{
+	int (*next)(int *, int);
+	void *f = next_definition("pipe2");
+	memcpy(&next, &f, sizeof next);
+	int r = next(fds, flags);
+	if (r == 0)
+		check_births(fds, 2);
+	return r;
+}
+
+int eventfd(unsigned int initval, int flags)
+{
+	int (*next)(unsigned int, int);
+	void *f = next_definition("eventfd");
+	memcpy(&next, &f, sizeof next);
+	int fd = next(initval, flags);
+	if (fd >= 0)
+		check_births(&fd, 1);
+	return fd;
+}
+
+TEST(descriptors_are_close_on_exec_from_birth)
+{
+	atomic_store(&births, 0);
+	atomic_store(&births_open_to_exec, 0);
+	grace_stop *s = new_stop();
+	watch_births = true;
+	int fd = grace_stop_fd(s);
+	static const int usr2[] = {SIGUSR2};
+	int routed = grace_signals_route(s, usr2, 1);
+	watch_births = false;
+	ASSERT_GE(fd, 0);
+	ASSERT_RC(routed, 0);
+	ASSERT_RC(grace_signals_unroute(), 0);
+	int made = atomic_load(&births), open_to_exec = atomic_load(&births_open_to_exec);
+	ASSERT_GE(made, 2); /* the wake descriptor and the self-pipe's two ends */
+	ASSERT_EQ(open_to_exec, 0);
+	/* And they stay so. */
+	ASSERT_TRUE(fcntl(fd, F_GETFD) & FD_CLOEXEC);
+	ASSERT_RC(grace_stop_free(s), 0);
+}
+
+/* Second, the race itself: threads make and drop wake descriptors and
+ * self-pipes as fast as they can while this thread spawns children that
+ * count the pipes and eventfds they inherited. posix_spawn runs no atfork
+ * handler, so the routing lock, which fork() takes, does not shield the
+ * self-pipe. The child is this program again, in a mode that only counts:
+ * a constructor that answers before main. The churning threads linger 0.2
+ * ms in each creation call, after the descriptors exist (widen_births):
+ * where the flag came later, most children would see them without it. */
+#define CENSUS_ENV "GRACE_IO_TEST_FD_CENSUS"
+
+__attribute__((constructor)) static void fd_census(void)
+{
+	if (getenv(CENSUS_ENV) == NULL)
+		return;
+	DIR *d = opendir("/proc/self/fd");
+	if (d == NULL)
+		_exit(255);
+	int n = 0;
+	struct dirent *e;
+	while ((e = readdir(d)) != NULL) {
+		int fd = atoi(e->d_name);
+		if (e->d_name[0] < '0' || e->d_name[0] > '9' || fd < 3 || fd == dirfd(d))
+			continue;
+		char path[64], link[128];
+		snprintf(path, sizeof path, "/proc/self/fd/%d", fd);
+		ssize_t k = readlink(path, link, sizeof link - 1);
+		if (k < 0)
+			continue;
+		link[k] = '\0';
+		if (strncmp(link, "pipe:", 5) == 0 || strstr(link, "eventfd") != NULL)
+			n++;
+	}
+	closedir(d);
+	_exit(n > 250 ? 250 : n);
+}
+
+extern char **environ;
+
+/* Spawn a census child; its count of inherited pipes and eventfds. */
+static int census(void)
+{
+	char exe[] = "/proc/self/exe";
+	char *argv[] = {exe, NULL};
+	size_t n = 0;
+	while (environ[n] != NULL)
+		n++;
+	char **env = calloc(n + 2, sizeof *env);
+	ASSERT_TRUE(env != NULL);
+	memcpy(env, environ, n * sizeof *env);
+	char flag[] = CENSUS_ENV "=1";
+	env[n] = flag;
+	pid_t pid;
+	int r = posix_spawn(&pid, exe, NULL, NULL, argv, env);
+	free(env);
+	if (r != 0)
+		FAIL_AT(__FILE__, __LINE__, "posix_spawn: %s", strerror(r));
+	int status;
+	while (waitpid(pid, &status, 0) < 0)
+		ASSERT_EQ(errno, EINTR);
+	ASSERT_TRUE(WIFEXITED(status));
+	ASSERT_NE(WEXITSTATUS(status), 255);
+	return WEXITSTATUS(status);
+}
+
+struct churn {
+	atomic_bool stop;
+	long rounds;
+	bool signals; /* route and unroute; otherwise make wake descriptors */
+};
+
+static void *churn_main(void *arg)
+{
+	struct churn *c = arg;
+	static const int usr2[] = {SIGUSR2};
+	widen_births = true;
+	while (!atomic_load(&c->stop)) {
+		grace_stop *s = new_stop();
+		if (c->signals) {
+			ASSERT_RC(grace_signals_route(s, usr2, 1), 0);
+			ASSERT_RC(grace_signals_unroute(), 0);
+		} else {
+			ASSERT_GE(grace_stop_fd(s), 0);
+		}
+		ASSERT_RC(grace_stop_free(s), 0);
+		c->rounds++;
+	}
+	return NULL;
+}
+
+TEST(spawn_storm_inherits_no_descriptor)
+{
+	DIR *d = opendir("/proc/self/fd");
+	if (d == NULL) {
+		printf("(no /proc/self/fd: skipped) ");
+		return;
+	}
+	closedir(d);
+	int base = census(); /* what the environment passes down: no grace descriptor yet */
+	struct churn c[2] = {{.signals = false}, {.signals = true}};
+	pthread_t t[2];
+	start_threads(t, 2, churn_main, c, sizeof c[0]);
+	int64_t budget_ms = getenv("GRACE_TEST_SLOW") ? 3000 : 1500;
+	grace_deadline until = grace_now() + budget_ms * 1000000;
+	int spawns = 0, leaks = 0, worst = base;
+	while (grace_now() < until || spawns < 20) {
+		int n = census();
+		spawns++;
+		if (n > base)
+			leaks++;
+		if (n > worst)
+			worst = n;
+	}
+	atomic_store(&c[0].stop, true);
+	atomic_store(&c[1].stop, true);
+	join_threads(t, 2);
+	ASSERT_GT(c[0].rounds, 0);
+	ASSERT_GT(c[1].rounds, 0);
+	if (leaks != 0)
+		FAIL_AT(__FILE__, __LINE__,
+		        "%d of %d children inherited grace descriptors (up to %d beyond the %d passed down; "
+		        "%ld wake descriptors, %ld routings made meanwhile)",
+		        leaks, spawns, worst - base, base, c[0].rounds, c[1].rounds);
+}
+
 TEST_LIST(T(stop_wins_before_touching_fd), T(ready_completes_with_past_deadline), T(ready_calls_do_not_wait),
-          T(deadline_returns_etimedout), T(one_stop_wakes_64_mixed_blockers), T(stop_wakes_write_and_connect),
+          T(deadline_returns_etimedout), T(extreme_past_deadlines_make_a_try),
+          T(far_future_deadline_blocks_until_stopped), T(one_stop_wakes_64_mixed_blockers), T(stop_wakes_write_and_connect),
           T(data_arriving_wakes_reader_and_beats_stop), T(end_of_file_reads_zero), T(recv_waitall),
           T(partial_write_returns_exact_count), T(write_goes_on_until_every_byte),
           T(eintr_retried_within_deadline), T(blocked_call_is_recorded), T(poll_reports_revents),
           T(bad_descriptors_answer_ebadf), T(null_buffers_and_bad_lengths_answer_einval), T(closed_listeners),
-          T(connect_succeeds_and_restores_flags), T(shared_nonblocking_listener))
+          T(connect_succeeds_and_restores_flags), T(shared_nonblocking_listener),
+          T(descriptors_are_close_on_exec_from_birth), T(spawn_storm_inherits_no_descriptor))

@@ -4,8 +4,8 @@
 # include/grace.h and every function libgrace.so exports has a page whose
 # SYNOPSIS repeats the header's declaration; every page names a declared
 # function, and every page it refers to exists; every error code a page lists
-# is one grace_strerror() names, and grace(7) lists every code it names; the
-# examples compile; and every page renders without a warning from groff.
+# is one grace_strerror() names in grace's own words, and grace(7) lists
+# every such code; the examples compile; and every page renders without a warning from groff.
 # Arguments: the build directory and the source directory.
 set -eu
 build=$(cd "$1" && pwd)
@@ -107,15 +107,16 @@ for ref in $(cat "$src"/docs/*.md | grep -o 'grace[a-z0-9_]*([37])' | sort -u); 
 done
 
 # 4. Error codes: every code listed in an ERRORS section is one
-# grace_strerror names; grace(7) lists every code it names.
+# grace_strerror names in grace's own words; grace(7) lists every such code.
+# (Every other errno value is named after the system; time_test checks that.)
 [ -x "$build/errname" ] || err "no $build/errname"
 codes=$(awk '/^## / {on = ($0 == "## ERRORS")} on && /^- `-E[A-Z0-9]+`/' "$src"/docs/*.md |
 	sed 's/^- `-\(E[A-Z0-9]*\)`.*/\1/' | sort -u)
 if [ -x "$build/errname" ]; then
-	"$build/errname" $codes >"$tmp/codes" || { grep -e "does not name" -e "not an errno name" "$tmp/codes"; err "pages list codes grace_strerror does not name"; }
+	"$build/errname" $codes >"$tmp/codes" || { grep -e "does not name" -e "not an errno name" "$tmp/codes"; err "pages list codes grace_strerror does not name in its own words"; }
 	for c in $("$build/errname"); do
 		awk '/^## / {on = ($0 == "## ERRORS")} on' "$src/docs/grace.md" | grep -q "^- \`-$c\`" ||
-			err "grace(7) does not list $c, which grace_strerror names"
+			err "grace(7) does not list $c, which grace_strerror names in its own words"
 	done
 fi
 

@@ -15,6 +15,7 @@
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
+#include <unistd.h>
 
 static struct grace_stop not_a_stop; /* zeroed: no magic */
 static _Alignas(64) unsigned char not_a_queue_mem[8192];
@@ -350,6 +351,55 @@ TEST(io_past_deadline_and_requested_stop_on_bad_fd)
 	ASSERT_RC(grace_stop_free(s), 0);
 }
 
+/* grace_sleep, grace_event_wait and the I/O calls take a stop like every
+ * other blocking call: memory that is not a live stop is -EINVAL, checked
+ * before anything else, and nothing is written into it (a waiter must not
+ * announce itself in a word that is not a stop's). A not-a-stop whose first
+ * word happens to read "requested" is still not a stop. */
+static void check_untouched(const struct grace_stop *bad, const struct grace_stop *copy)
+{
+	ASSERT_TRUE(memcmp(bad, copy, sizeof *bad) == 0);
+}
+
+TEST(sleep_event_and_io_with_not_a_stop)
+{
+	for (int requested = 0; requested < 2; requested++) {
+		struct grace_stop bad, copy;
+		memset(&bad, 0, sizeof bad);
+		atomic_store(&bad.flag.word, requested ? GRACE__STOP_REQUESTED : 0);
+		memcpy(&copy, &bad, sizeof bad);
+
+		ASSERT_RC(grace_sleep(&bad, grace_after_ms(20)), -EINVAL);
+		ASSERT_RC(grace_sleep(&bad, 0), -EINVAL);
+		check_untouched(&bad, &copy);
+
+		grace_event ev = GRACE_EVENT_INIT;
+		ASSERT_RC(grace_event_wait(&ev, &bad, grace_after_ms(20)), -EINVAL);
+		ASSERT_RC(grace_event_wait(&ev, &bad, 0), -EINVAL);
+		ASSERT_RC(grace_event_set(&ev), 0);
+		ASSERT_RC(grace_event_wait(&ev, &bad, 0), -EINVAL); /* even when set */
+		ASSERT_TRUE(grace_event_is_set(&ev));
+		ASSERT_EQ(atomic_load(&ev.waiters), 0);
+		check_untouched(&bad, &copy);
+
+		/* I/O: a ready descriptor is not read, a waiting one not waited on. */
+		int p[2];
+		ASSERT_EQ(pipe(p), 0);
+		ASSERT_EQ(write(p[1], "x", 1), 1);
+		char c = 0;
+		ASSERT_RC(grace_read(p[0], &c, 1, &bad, 0), -EINVAL);
+		ASSERT_RC(grace_write(p[1], "y", 1, &bad, 0), -EINVAL);
+		ASSERT_RC(grace_poll(p[0], POLLIN, &bad, 0), -EINVAL);
+		ASSERT_EQ(c, 0);
+		ASSERT_EQ(read(p[0], &c, 1), 1); /* the byte is still there, alone */
+		ASSERT_EQ(c, 'x');
+		ASSERT_RC(grace_poll(p[0], POLLIN, NULL, 0), -ETIMEDOUT);
+		close(p[0]);
+		close(p[1]);
+		check_untouched(&bad, &copy);
+	}
+}
+
 TEST_LIST(T(new_under_not_a_stop), T(request_not_a_stop), T(free_not_a_stop), T(deadline_on_not_a_stop),
           T(on_not_a_stop), T(fd_of_not_a_stop), T(refused_free_changes_nothing),
           T(deadline_on_requested_stop_changes_nothing), T(record_registered_on_another_stop),
@@ -358,4 +408,4 @@ TEST_LIST(T(new_under_not_a_stop), T(request_not_a_stop), T(free_not_a_stop), T(
           T(queue_new_bad_arguments), T(queue_calls_on_not_a_queue), T(queue_with_not_a_stop), T(queue_refused_free_changes_nothing),
           T(thread_start_under_not_a_stop), T(defer_null_fn_in_a_grace_thread), T(group_new_under_not_a_stop),
           T(group_free_with_a_callback_on_its_stop), T(report_at_out_of_range), T(route_to_not_a_stop),
-          T(io_past_deadline_and_requested_stop_on_bad_fd))
+          T(io_past_deadline_and_requested_stop_on_bad_fd), T(sleep_event_and_io_with_not_a_stop))

@@ -4,6 +4,7 @@
  */
 #include "test.h"
 
+#include <string.h>
 #include <time.h>
 
 TEST(now_is_monotonic_clock)
@@ -57,4 +58,53 @@ TEST(strerror_names_every_code)
 	ASSERT_STR_EQ(grace_strerror(-123456), "unknown error");
 }
 
-TEST_LIST(T(now_is_monotonic_clock), T(after_ms), T(strerror_names_every_code))
+/* Whether the C library knows `e` as an error number: glibc says
+ * "Unknown error N" for one it does not, the BSDs "Unknown error: N", musl
+ * "No error information". */
+static bool system_names(int e)
+{
+	const char *s = strerror(e);
+	return s != NULL && strncmp(s, "Unknown error", 13) != 0 && strcmp(s, "No error information") != 0;
+}
+
+/* Every errno value the system knows gets a name from grace_strerror, not
+ * only grace's own codes: the I/O calls pass the system's codes through
+ * (-ENOENT from a connect to a missing Unix socket, -EACCES, -EINTR from a
+ * caller's own call, -ENETUNREACH, -EHOSTUNREACH, ...). grace's own codes
+ * keep grace's wording. */
+TEST(strerror_names_every_errno)
+{
+	static const int passed_through[] = {ENOENT, EACCES, EINTR, ENETUNREACH, EHOSTUNREACH, EADDRNOTAVAIL,
+	                                     ENOSPC, EROFS, EEXIST, EFAULT, EMSGSIZE, EISCONN, EINPROGRESS,
+	                                     EALREADY, ENOBUFS, ETXTBSY, EXDEV, ESPIPE, ENXIO, ENODEV};
+	for (size_t i = 0; i < sizeof passed_through / sizeof passed_through[0]; i++) {
+		const char *s = grace_strerror(-passed_through[i]);
+		if (s == NULL || strcmp(s, "unknown error") == 0)
+			FAIL_AT(__FILE__, __LINE__, "grace_strerror(-%d) (%s) is unknown", passed_through[i],
+			        strerror(passed_through[i]));
+	}
+	int named = 0;
+	for (int e = 1; e < 4096; e++) {
+		if (!system_names(e))
+			continue;
+		named++;
+		const char *s = grace_strerror(-e);
+		if (s == NULL || s[0] == '\0' || strcmp(s, "unknown error") == 0)
+			FAIL_AT(__FILE__, __LINE__, "grace_strerror(-%d) is \"%s\"; the system says \"%s\"", e,
+			        s != NULL ? s : "(null)", strerror(e));
+	}
+	ASSERT_GT(named, 30);
+	/* grace's own wording stays for the codes that carry its meaning. */
+	ASSERT_STR_EQ(grace_strerror(-ECANCELED), "stop requested");
+	ASSERT_STR_EQ(grace_strerror(-ETIMEDOUT), "deadline passed");
+	ASSERT_STR_EQ(grace_strerror(-ESHUTDOWN), "queue shut down");
+	ASSERT_STR_EQ(grace_strerror(-EBUSY), "still in use");
+	ASSERT_STR_EQ(grace_strerror(-EINVAL), "invalid argument or state");
+	/* What is no errno value at all stays unknown. */
+	ASSERT_STR_EQ(grace_strerror(-4096), "unknown error");
+	ASSERT_STR_EQ(grace_strerror(ENOENT), "unknown error"); /* codes are negative */
+	ASSERT_STR_EQ(grace_strerror(INT32_MIN), "unknown error");
+}
+
+TEST_LIST(T(now_is_monotonic_clock), T(after_ms), T(strerror_names_every_code),
+          T(strerror_names_every_errno))

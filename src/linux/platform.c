@@ -59,9 +59,14 @@ int64_t grace__os_now(void)
 	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
 }
 
+/* An absolute deadline as a timespec. A negative deadline (long past)
+ * becomes zero: the kernel refuses a negative tv_sec or tv_nsec, and zero
+ * has passed just the same. */
 static struct timespec to_ts(int64_t d)
 {
-	struct timespec ts = {.tv_sec = d / 1000000000, .tv_nsec = d % 1000000000};
+	if (d < 0)
+		d = 0;
+	struct timespec ts = {.tv_sec = (time_t)(d / 1000000000), .tv_nsec = (long)(d % 1000000000)};
 	return ts;
 }
 

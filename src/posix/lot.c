@@ -61,7 +61,10 @@ int grace__lot_wait(_Atomic uint32_t *w, uint32_t val, _Atomic uint32_t *stopw, 
 		if (d == INT64_MAX) {
 			pthread_cond_wait(&b->cond, &b->lock);
 		} else {
-			struct timespec ts = {.tv_sec = d / 1000000000, .tv_nsec = d % 1000000000};
+			/* A negative deadline (long past) would make a
+			 * negative tv_nsec, which the condvar refuses. */
+			int64_t a = d < 0 ? 0 : d;
+			struct timespec ts = {.tv_sec = (time_t)(a / 1000000000), .tv_nsec = (long)(a % 1000000000)};
 			if (pthread_cond_timedwait(&b->cond, &b->lock, &ts) == ETIMEDOUT)
 				r = -ETIMEDOUT;
 		}

@@ -1,7 +1,8 @@
 /*
  * posix/platform.c - the portable platform: mutex + condvar word waits
  * (lot.c), a pipe for wake descriptors, clock_gettime for time. Nothing here
- * needs more than POSIX.
+ * needs more than POSIX; pipe2 (POSIX 2024, and every current Unix) is used
+ * where CMake finds it (HAVE_PIPE2).
  */
 #include "../platform.h"
 #include "lot.h"
@@ -46,6 +47,11 @@ void grace__os_wake(_Atomic uint32_t *w, int n)
 	grace__lot_wake(w);
 }
 
+/* A pipe whose ends are non-blocking and close-on-exec from the start:
+ * pipe2 sets both flags atomically, so a fork+exec in another thread never
+ * sees the descriptors without FD_CLOEXEC. Without pipe2 the flags follow
+ * pipe(2), and a child cloned in between keeps the ends across exec. */
+#ifndef HAVE_PIPE2
 static int set_flags(int fd)
 {
 	int fl = fcntl(fd, F_GETFL);
@@ -53,10 +59,15 @@ static int set_flags(int fd)
 		return -errno;
 	return 0;
 }
+#endif
 
 int grace__os_wakefd_open(int fds[2])
 {
 	int p[2];
+#ifdef HAVE_PIPE2
+	if (pipe2(p, O_CLOEXEC | O_NONBLOCK) < 0)
+		return -errno;
+#else
 	if (pipe(p) < 0)
 		return -errno;
 	int r = set_flags(p[0]);
@@ -67,6 +78,7 @@ int grace__os_wakefd_open(int fds[2])
 		close(p[1]);
 		return r;
 	}
+#endif
 	fds[0] = p[0];
 	fds[1] = p[1];
 	return 0;
