@@ -198,6 +198,16 @@ static inline void grace__wake(_Atomic uint32_t *w, int n)
 	grace__os_wake(w, n);
 }
 
+/* For tests only: make `e` the sleep engine and clock of the process, or,
+ * with NULL, put back the one chosen at load. Call it with no thread
+ * inside grace (none asleep, none about to be, no timer or signal thread
+ * busy): sleepers of one engine are never woken by another. A test's
+ * engine lets it decide when each sleeper wakes and what time it is, and
+ * so replay a race in an exact order (tests/engine_test.c). The timer
+ * thread (grace_stop_set_deadline) and the I/O waits keep the system's
+ * clock. */
+void grace__engine_install(const struct grace__engine *e);
+
 /* What a grace thread is blocked on, read by reports from other threads.
  * `seq` is odd while the record is being written. */
 struct grace__blocked {

@@ -236,7 +236,7 @@ inline gwait(word, fxb)
 			if
 			:: (sv & REQ) != 0 -> r = R_CANCELED
 			:: else ->
-				/* grace__os_wait3: futex_waitv on both words (a stop
+				/* the engine's wait_stop: futex_waitv on both words (a stop
 				 * without a parent; wait.pml models the parent's word). */
 				d_step {
 					if

@@ -1,9 +1,22 @@
 /*
  * time.c - grace's one time type: absolute CLOCK_MONOTONIC nanoseconds.
  * Deadlines are computed once, by the caller, and converted to whatever a
- * system call wants only at that call.
+ * system call wants only at that call. Time comes from the sleep engine's
+ * clock (platform.h), so a test that installs a fake clock moves grace_now
+ * and every deadline built from it together.
  */
 #include "internal.h"
+
+#include <time.h>
+
+/* The one reading of the system clock; the real engines' now(). A test's
+ * engine may supply another clock (platform.h). */
+int64_t grace__clock_monotonic(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
 
 grace_deadline grace_now(void)
 {

@@ -23,7 +23,8 @@
  * descriptor), and skips the wake when it is the stop's first sleeper and no
  * one set OTHERS. Without futex_waitv the waiter registers a stop callback
  * that wakes its object's bucket, and the lot checks REQUESTED under the
- * bucket mutex before sleeping. docs/internals.md tells why, with the
+ * bucket mutex before sleeping. Which of the two happens is the sleep
+ * engine's to say (platform.h: watches_stop), chosen once at load. docs/internals.md tells why, with the
  * figures; stop.c is the request around this protocol.
  *
  * Spin policy: before sleeping a waiter re-checks both words SPIN_PAUSES
@@ -163,37 +164,44 @@ static int watch_parent(grace_stop *stop, _Atomic uint32_t **pw, uint32_t *pv)
 	return r;
 }
 
-/* Sleep on the object and the stop; the stop is not requested at entry. */
+/* Sleep on the object and the stop; the stop is not requested at entry.
+ * The engine says how: one that watches the stop's word sleeps on it (and
+ * on the parent's) and is woken by the request itself; one that does not
+ * (the lot) is woken through a stop callback that wakes the object's word.
+ * The callback is made here, not in the engine, because it is the stop's
+ * business: the engine stays a table of word operations that a test can
+ * fake without knowing what a stop is. */
 static int sleep_with_stop(_Atomic uint32_t *w, uint32_t val, grace_stop *stop, int64_t d)
 {
+	const struct grace__engine *e = grace__engine_get();
 	_Atomic uint32_t *sw = &stop->flag.word;
 	int r;
-	for (;;) {
-		uint32_t sv = announce(stop);
-		if (sv == 0)
+	uint32_t sv = announce(stop);
+	if (sv == 0)
+		return -ECANCELED;
+	if (!e->watches_stop) {
+		grace_stop_cb cb = {0};
+		if (grace_stop_on(stop, &cb, wake_word, (void *)w) == 1)
 			return -ECANCELED;
+		r = e->wait_stop(w, val, sw, sv, NULL, 0, d);
+		grace_stop_off(&cb);
+		return r;
+	}
+	for (;;) {
 		_Atomic uint32_t *pw = NULL;
 		uint32_t pv = 0;
-		/* The fallback engine has its own way (below) and no use for
-		 * the parent's word. */
-		if (stop->parent != NULL && grace__os_multiwait() && watch_parent(stop, &pw, &pv) < 0)
+		if (stop->parent != NULL && watch_parent(stop, &pw, &pv) < 0)
 			return -ECANCELED;
-		r = grace__os_wait3(w, val, sw, sv, pw, pv, d);
+		r = e->wait_stop(w, val, sw, sv, pw, pv, d);
 		/* Woken with the object and the stop unchanged: the parent's
 		 * request (or nothing); look at the parent again. */
 		if (r != 0 || pw == NULL || atomic_load_explicit(w, memory_order_acquire) != val ||
 		    grace_stop_requested(stop))
-			break;
+			return r;
+		sv = announce(stop);
+		if (sv == 0)
+			return -ECANCELED;
 	}
-	if (r != -ENOSYS)
-		return r;
-
-	grace_stop_cb cb = {0};
-	if (grace_stop_on(stop, &cb, wake_word, (void *)w) == 1)
-		return -ECANCELED;
-	r = grace__os_wait_or_stop(w, val, sw, d);
-	grace_stop_off(&cb);
-	return r;
 }
 
 bool grace__spin(_Atomic uint32_t *w, uint32_t val, grace_stop *stop)
@@ -245,4 +253,9 @@ int grace__wait_nospin(_Atomic uint32_t *w, uint32_t val, grace_stop *stop, int6
 	if (grace_stop_requested(stop))
 		return -ECANCELED;
 	return wait_core(w, val, stop, d, site, 0);
+}
+
+void grace__engine_install(const struct grace__engine *e)
+{
+	atomic_store_explicit(&grace__engine, e != NULL ? e : grace__os_engine(), memory_order_release);
 }

@@ -19,7 +19,7 @@
  *    checked atomically with going to sleep; FUTEX_WAKE wakes every sleeper
  *    of that word; a two-word wait sleeps while both words hold their values
  *    and a wake of either word ends it.
- *  - LOT (spin -DLOT): the mutex + condvar buckets of src/posix/lot.c, and
+ *  - LOT (spin -DLOT): the mutex + condvar buckets of src/lot.c, and
  *    the stop callback that wait.c registers to wake its object's bucket.
  * The spin phase of grace__wait is left out: it only returns early on the
  * same two conditions the code checks after sleeping, and skipping it only
@@ -200,7 +200,7 @@ inline claim_child(won, old, self)
 #endif
 
 #else
-/* ---- the lot (src/posix/lot.c) and the stop's callbacks ---- */
+/* ---- the lot (src/lot.c) and the stop's callbacks ---- */
 
 /* Buckets: the event's word, the stop's word, and each waiter's off-wait
  * word (struct offwait in stop.c, on the waiter's stack). Distinct buckets by default; -DSAME_BUCKET puts the
@@ -376,7 +376,7 @@ sl_loop:
 		fi;
 #ifndef LOT
 #ifndef PARENT
-		/* grace__os_wait3: futex_waitv on both words. */
+		/* the engine's wait_stop: futex_waitv on both words. */
 		d_step {
 			if
 			:: ev == w && sw == sv -> fx[i] = FX_EV | FX_SW; st[i] = W_ASLEEP
@@ -405,7 +405,7 @@ sl_loop:
 			r = R_CANCELED;
 			goto sleep_done
 		fi;
-		/* grace__os_wait3: futex_waitv on the object, the stop and,
+		/* the engine's wait_stop: futex_waitv on the object, the stop and,
 		 * when watched, the parent. */
 		d_step {
 			if
@@ -423,7 +423,7 @@ sl_loop:
 		fi;
 #endif
 #else
-		/* grace__os_wait3 answers -ENOSYS: the callback path.
+		/* an engine that does not watch the stop (the lot): the callback path.
 		 * grace_stop_cb cb = {0}; grace_stop_on(stop, &cb, wake_word, w) */
 		d_step { cbst[i] = CB_IDLE; alive[i] = 1 };
 		atomic {
@@ -443,7 +443,7 @@ sl_loop:
 			goto sleep_done
 		:: else -> skip
 		fi;
-		/* r = grace__os_wait_or_stop(w, val, sw, d) */
+		/* r = e->wait_stop(w, val, sw, sv, NULL, 0, d): the lot compares REQUESTED */
 #ifndef BUG_LOT_NO_STOP_CHECK
 		lot_wait(B_EV, ev == w && (sw & REQ) == 0, 1);
 #else

@@ -1,18 +1,17 @@
 /*
- * linux/platform.c - the Linux platform: futex word waits, futex_waitv for
- * the object-or-stop wait, eventfd for wake descriptors.
+ * linux/platform.c - the Linux platform: the futex engine (futex word waits,
+ * futex_waitv for the object-or-stop wait) and eventfd wake descriptors.
  *
  * futex_waitv (Linux 5.16) sleeps on several words at once, so a waiter
  * sleeps on its object's word and its stop's word together and a stop
  * request is one store plus one FUTEX_WAKE: the stop keeps no list of
- * waiters. The library probes for it once, at load. Without it (an older
- * kernel, a seccomp filter, or GRACE_NO_FUTEX_WAITV set in the environment
- * for tests) every wait and wake goes through the mutex + condvar engine of
- * posix/lot.c instead: one engine at a time, so a waker never has to wake
- * sleepers in both.
+ * waiters. The library probes for it once, at load, and picks the engine
+ * for the process then: this file's, or the lot engine (src/lot.c) without
+ * it (an older kernel, a seccomp filter, or GRACE_NO_FUTEX_WAITV set in the
+ * environment for tests). One engine at a time, so a waker never has to
+ * wake sleepers in both.
  */
 #include "../platform.h"
-#include "../posix/lot.h"
 
 #include <errno.h>
 #include <limits.h>
@@ -38,27 +37,6 @@ struct waitv {
 	uint32_t reserved;
 };
 
-static bool use_lot;
-
-__attribute__((constructor)) static void probe(void)
-{
-	const char *e = getenv("GRACE_NO_FUTEX_WAITV");
-	if (e != NULL && e[0] != '\0' && e[0] != '0') {
-		use_lot = true;
-		return;
-	}
-	/* Zero words is invalid for a kernel that has the call: EINVAL. */
-	long r = syscall(SYS_futex_waitv, NULL, 0, 0, NULL, CLOCK_MONOTONIC);
-	use_lot = !(r == -1 && errno == EINVAL);
-}
-
-int64_t grace__os_now(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
-}
-
 /* An absolute deadline as a timespec. A negative deadline (long past)
  * becomes zero: the kernel refuses a negative tv_sec or tv_nsec, and zero
  * has passed just the same. */
@@ -70,10 +48,8 @@ static struct timespec to_ts(int64_t d)
 	return ts;
 }
 
-int grace__os_wait(_Atomic uint32_t *w, uint32_t val, int64_t d)
+static int futex_wait(_Atomic uint32_t *w, uint32_t val, int64_t d)
 {
-	if (use_lot)
-		return grace__lot_wait(w, val, NULL, d);
 	struct timespec ts = to_ts(d);
 	/* WAIT_BITSET takes an absolute CLOCK_MONOTONIC timeout. */
 	long r = syscall(SYS_futex, w, FUTEX_WAIT_BITSET_PRIVATE, val, d == INT64_MAX ? NULL : &ts, NULL,
@@ -83,42 +59,58 @@ int grace__os_wait(_Atomic uint32_t *w, uint32_t val, int64_t d)
 	return 0; /* woken, EAGAIN (value differed) or EINTR: the caller re-checks */
 }
 
-bool grace__os_multiwait(void)
+static int futex_wait_stop(_Atomic uint32_t *w, uint32_t val, _Atomic uint32_t *sw, uint32_t sv,
+                           _Atomic uint32_t *pw, uint32_t pv, int64_t d)
 {
-	return !use_lot;
-}
-
-int grace__os_wait3(_Atomic uint32_t *w, uint32_t val, _Atomic uint32_t *w2, uint32_t val2,
-                    _Atomic uint32_t *w3, uint32_t val3, int64_t d)
-{
-	if (use_lot)
-		return -ENOSYS;
 	struct waitv v[3] = {
 	    {.val = val, .uaddr = (uintptr_t)w, .flags = FUTEX_32 | FUTEX_PRIVATE_FLAG},
-	    {.val = val2, .uaddr = (uintptr_t)w2, .flags = FUTEX_32 | FUTEX_PRIVATE_FLAG},
-	    {.val = val3, .uaddr = (uintptr_t)w3, .flags = FUTEX_32 | FUTEX_PRIVATE_FLAG},
+	    {.val = sv, .uaddr = (uintptr_t)sw, .flags = FUTEX_32 | FUTEX_PRIVATE_FLAG},
+	    {.val = pv, .uaddr = (uintptr_t)pw, .flags = FUTEX_32 | FUTEX_PRIVATE_FLAG},
 	};
 	struct timespec ts = to_ts(d);
-	/* EFAULT (w3 unmapped since), EAGAIN and EINTR all read as a wake-up. */
-	long r = syscall(SYS_futex_waitv, v, w3 != NULL ? 3 : 2, 0, d == INT64_MAX ? NULL : &ts,
+	/* EFAULT (pw unmapped since), EAGAIN and EINTR all read as a wake-up. */
+	long r = syscall(SYS_futex_waitv, v, pw != NULL ? 3 : 2, 0, d == INT64_MAX ? NULL : &ts,
 	                 CLOCK_MONOTONIC);
 	if (r == -1 && errno == ETIMEDOUT)
 		return -ETIMEDOUT;
 	return 0;
 }
 
-int grace__os_wait_or_stop(_Atomic uint32_t *w, uint32_t val, _Atomic uint32_t *stopw, int64_t d)
+static void futex_wake(_Atomic uint32_t *w, int n)
 {
-	return grace__lot_wait(w, val, stopw, d);
+	syscall(SYS_futex, w, FUTEX_WAKE_PRIVATE, n, NULL, NULL, 0);
 }
 
-void grace__os_wake(_Atomic uint32_t *w, int n)
+static const struct grace__engine futex_engine = {
+    .name = "futex_waitv",
+    .now = grace__clock_monotonic,
+    .wait = futex_wait,
+    .wait_stop = futex_wait_stop,
+    .wake = futex_wake,
+    .watches_stop = true,
+};
+
+/* The futex engine until the probe says otherwise, as before the probe. */
+static const struct grace__engine *chosen = &futex_engine;
+_Atomic(const struct grace__engine *) grace__engine = &futex_engine;
+
+__attribute__((constructor)) static void probe(void)
 {
-	if (use_lot) {
-		grace__lot_wake(w);
-		return;
+	const char *e = getenv("GRACE_NO_FUTEX_WAITV");
+	if (e != NULL && e[0] != '\0' && e[0] != '0') {
+		chosen = &grace__lot_engine;
+	} else {
+		/* Zero words is invalid for a kernel that has the call: EINVAL. */
+		long r = syscall(SYS_futex_waitv, NULL, 0, 0, NULL, CLOCK_MONOTONIC);
+		if (!(r == -1 && errno == EINVAL))
+			chosen = &grace__lot_engine;
 	}
-	syscall(SYS_futex, w, FUTEX_WAKE_PRIVATE, n, NULL, NULL, 0);
+	atomic_store_explicit(&grace__engine, chosen, memory_order_release);
+}
+
+const struct grace__engine *grace__os_engine(void)
+{
+	return chosen;
 }
 
 int grace__os_wakefd_open(int fds[2])

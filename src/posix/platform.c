@@ -1,50 +1,20 @@
 /*
- * posix/platform.c - the portable platform: mutex + condvar word waits
- * (lot.c), a pipe for wake descriptors, clock_gettime for time. Nothing here
+ * posix/platform.c - the portable platform: the lot engine (src/lot.c) for
+ * word waits and the clock, a pipe for wake descriptors. Nothing here
  * needs more than POSIX; pipe2 (POSIX 2024, and every current Unix) is used
  * where CMake finds it (HAVE_PIPE2).
  */
 #include "../platform.h"
-#include "lot.h"
 
 #include <errno.h>
 #include <fcntl.h>
-#include <time.h>
 #include <unistd.h>
 
-int64_t grace__os_now(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
-}
+_Atomic(const struct grace__engine *) grace__engine = &grace__lot_engine;
 
-int grace__os_wait(_Atomic uint32_t *w, uint32_t val, int64_t d)
+const struct grace__engine *grace__os_engine(void)
 {
-	return grace__lot_wait(w, val, NULL, d);
-}
-
-bool grace__os_multiwait(void)
-{
-	return false;
-}
-
-int grace__os_wait3(_Atomic uint32_t *w, uint32_t val, _Atomic uint32_t *w2, uint32_t val2,
-                    _Atomic uint32_t *w3, uint32_t val3, int64_t d)
-{
-	(void)w, (void)val, (void)w2, (void)val2, (void)w3, (void)val3, (void)d;
-	return -ENOSYS;
-}
-
-int grace__os_wait_or_stop(_Atomic uint32_t *w, uint32_t val, _Atomic uint32_t *stopw, int64_t d)
-{
-	return grace__lot_wait(w, val, stopw, d);
-}
-
-void grace__os_wake(_Atomic uint32_t *w, int n)
-{
-	(void)n;
-	grace__lot_wake(w);
+	return &grace__lot_engine;
 }
 
 /* A pipe whose ends are non-blocking and close-on-exec from the start:

@@ -8,7 +8,7 @@
 # the library would fall back by itself), and it cannot see the ordering a
 # raw futex wait gives, so it would report every hand-off through the futex
 # engine as a race. GRACE_NO_FUTEX_WAITV=1 selects the mutex + condvar
-# engine (src/posix/lot.c) from the start: the same lot the portable build
+# engine (src/lot.c) from the start: the same lot the portable build
 # uses, and one whose ordering both tools understand. GRACE_TEST_SLOW=1
 # shortens the stress loops and widens the timing bounds (valgrind runs the
 # threads one at a time, tens of times slower).

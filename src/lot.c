@@ -1,5 +1,6 @@
 /*
- * lot.c - futex-like word waits built from mutexes and condition variables.
+ * lot.c - the lot engine: futex-like word waits built from mutexes and
+ * condition variables.
  *
  * A fixed table of buckets, each a mutex and a CLOCK_MONOTONIC condvar;
  * a word hashes to one bucket. A sleeper takes the bucket's mutex, checks
@@ -11,9 +12,13 @@
  * share a bucket, and signal could wake a sleeper of another word.
  *
  * This is the portable engine (GRACE_PORTABLE) and also the one Linux falls
- * back to when the kernel has no futex_waitv.
+ * back to when the kernel has no futex_waitv, which is why it lives here and
+ * not under posix/: both platforms see it through platform.h. It cannot
+ * sleep on two words at once (watches_stop is false): its wait_stop checks
+ * the stop's request bit under the bucket mutex, and wait.c makes the
+ * request wake the object's bucket with a stop callback.
  */
-#include "lot.h"
+#include "platform.h"
 
 #include <errno.h>
 #include <pthread.h>
@@ -52,7 +57,9 @@ static struct bucket *bucket_of(const void *w)
 	return &buckets[(h >> 32) % NBUCKETS];
 }
 
-int grace__lot_wait(_Atomic uint32_t *w, uint32_t val, _Atomic uint32_t *stopw, int64_t d)
+/* Sleep while *w == val and (stopw == NULL or bit 0 of *stopw is clear),
+ * until d. Returns 0 or -ETIMEDOUT. */
+static int lot_wait_or_stop(_Atomic uint32_t *w, uint32_t val, _Atomic uint32_t *stopw, int64_t d)
 {
 	struct bucket *b = bucket_of(w);
 	int r = 0;
@@ -73,10 +80,36 @@ int grace__lot_wait(_Atomic uint32_t *w, uint32_t val, _Atomic uint32_t *stopw, 
 	return r;
 }
 
-void grace__lot_wake(_Atomic uint32_t *w)
+static int lot_wait(_Atomic uint32_t *w, uint32_t val, int64_t d)
 {
+	return lot_wait_or_stop(w, val, NULL, d);
+}
+
+/* Only the stop's request bit is compared, and the parent is not watched
+ * (watches_stop is false, so wait.c never passes pw). */
+static int lot_wait_stop(_Atomic uint32_t *w, uint32_t val, _Atomic uint32_t *sw, uint32_t sv,
+                         _Atomic uint32_t *pw, uint32_t pv, int64_t d)
+{
+	(void)sv, (void)pw, (void)pv;
+	return lot_wait_or_stop(w, val, sw, d);
+}
+
+/* Wake every sleeper on w (and, harmlessly, others sharing its bucket):
+ * `n` cannot be honoured, see the top of the file. */
+static void lot_wake(_Atomic uint32_t *w, int n)
+{
+	(void)n;
 	struct bucket *b = bucket_of(w);
 	pthread_mutex_lock(&b->lock);
 	pthread_cond_broadcast(&b->cond);
 	pthread_mutex_unlock(&b->lock);
 }
+
+const struct grace__engine grace__lot_engine = {
+    .name = "lot",
+    .now = grace__clock_monotonic,
+    .wait = lot_wait,
+    .wait_stop = lot_wait_stop,
+    .wake = lot_wake,
+    .watches_stop = false,
+};
