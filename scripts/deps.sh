@@ -3,8 +3,11 @@
 #   deps.sh check   what `make check` needs (compilers, CMake, sanitizer runtimes,
 #                   curl and wrk for the HTTP demo's tests)
 #   deps.sh bench   what `make bench` needs as well (C++20, GLib, Go, Python)
+#   deps.sh check --dry-run   only say what is missing ("missing: ..."), and
+#                   exit 1 if anything is
 set -eu
 what=${1:-check}
+dry=${2:-}
 pkgs="make cmake gcc clang libc6-dev libasan8 libubsan1 libtsan2 util-linux python3 curl"
 pkgs="$pkgs groff-base pkg-config"
 pkgs="$pkgs wrk"
@@ -18,6 +21,10 @@ for p in $pkgs; do
 	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing="$missing $p"
 done
 [ -z "$missing" ] && exit 0
+if [ "$dry" = --dry-run ]; then
+	echo "missing:$missing"
+	exit 1
+fi
 echo "installing:$missing"
 if [ "$(id -u)" -ne 0 ]; then
 	echo "deps.sh: need root to install:$missing" >&2
