@@ -6,6 +6,7 @@
 #define GRACE_INTERNAL_H
 
 #include "grace.h"
+#include "list.h"
 #include "platform.h"
 
 #include <errno.h>
@@ -91,8 +92,8 @@ struct grace_stop {
 	_Atomic int reason; /* written once, before REQUESTED (release) */
 	pthread_mutex_t lock; /* guards cbs, kids, fds, fd_gen, pins */
 	grace_stop_cb *cbs;   /* registered callbacks, newest first */
-	grace_stop *kids;     /* children, newest first */
-	grace_stop *sib_next, *sib_prev; /* our link in the parent's kids, under its lock */
+	struct grace__list kids; /* children, newest first */
+	struct grace__link sib;  /* our link in the parent's kids, under its lock */
 	int fds[2];           /* grace_stop_fd, -1 until asked for */
 	unsigned fd_gen;      /* the fork generation that made fds (stop.c) */
 	unsigned pins;        /* signal routes to this stop: free answers -EBUSY */
@@ -104,7 +105,7 @@ struct grace_stop {
 	bool wcbs;
 	/* The deadline timer's (timer.c), guarded by its lock. */
 	int64_t deadline;
-	grace_stop *tnext, *tprev;
+	struct grace__link tlink; /* in the timer's list, while `timed` */
 	bool timed;
 };
 
