@@ -36,6 +36,15 @@
  * that takes them off the list, so that a wait that finds the list empty
  * also finds them counted.
  *
+ * The seam with thread.c. The member list is ours: each thread embeds a
+ * `struct grace__member` that only this file touches (under the group's
+ * lock while the member is on the list; a wait or shutdown moves the ones
+ * it takes to a list of its own, and owns them until it reaps or releases
+ * them). Of a thread we ask only its name, whether it has exited, its
+ * result and exit time, what it is blocked on, and its home group
+ * (thread.c's accessors); a thread tells us of its exit, failure and
+ * abandon through the grace__group_* calls below, and of nothing else.
+ *
  * Lock order: the group's lock, then a thread's lock, then stop locks. No
  * lock of ours is held while a caller's callback runs.
  */
@@ -66,7 +75,7 @@ static void lock_destroy(grace_group *g)
 static bool called_from_member(const grace_group *g)
 {
 	grace_thread *self = grace_thread_self();
-	return self != NULL && self->home == g;
+	return self != NULL && grace__thread_home(self) == g;
 }
 
 /* One member fewer running; the last one wakes the waiters. */
@@ -182,14 +191,10 @@ int grace_group_spawn(grace_group *g, const char *name, grace_thread_fn fn, void
 	if (r < 0)
 		running_dec(g);
 	if (r == 0) {
-		t->gnext = NULL;
-		t->gprev = g->tail;
-		if (g->tail != NULL)
-			g->tail->gnext = t;
-		else
-			g->head = t;
-		g->tail = t;
-		g->members++;
+		struct grace__member *m = grace__thread_member(t);
+		m->thread = t;
+		grace__list_insert_tail(&g->members, &m->link);
+		g->nmembers++;
 	}
 	grace__mutex_unlock(&g->lock);
 	return r;
@@ -200,38 +205,25 @@ grace_stop *grace_group_get_stop(grace_group *g)
 	return group_live(g) ? g->stop : NULL;
 }
 
-static void unlink_locked(grace_group *g, grace_thread *t)
+static grace_thread *member_thread(struct grace__link *l)
 {
-	if (t->gprev != NULL)
-		t->gprev->gnext = t->gnext;
-	else
-		g->head = t->gnext;
-	if (t->gnext != NULL)
-		t->gnext->gprev = t->gprev;
-	else
-		g->tail = t->gprev;
-	g->members--;
+	return grace__container_of(l, struct grace__member, link)->thread;
 }
 
-/* Take the members that have exited (all of them with `all`) off the list,
- * in spawn order, chained through gnext. */
-static grace_thread *take_locked(grace_group *g, bool all)
+/* Move the members that have exited (all of them with `all`) from the
+ * group's list to `out`, a list of the caller's, in spawn order; their
+ * exits' results and times are then visible (grace__thread_exited is an
+ * acquire). Once off the list a member is the caller's alone. */
+static void take_locked(grace_group *g, bool all, struct grace__list *out)
 {
-	grace_thread *first = NULL, *last = NULL, *next;
-	for (grace_thread *t = g->head; t != NULL; t = next) {
-		next = t->gnext;
-		/* Acquire: pairs with the exit's release RMW of EXITED. */
-		if (!all && !(atomic_load_explicit(&t->state, memory_order_acquire) & GRACE__T_EXITED))
+	struct grace__link *it, *nx;
+	grace__list_for_each_safe(&g->members, it, nx) {
+		if (!all && !grace__thread_exited(member_thread(it)))
 			continue;
-		unlink_locked(g, t);
-		t->gnext = NULL;
-		if (last != NULL)
-			last->gnext = t;
-		else
-			first = t;
-		last = t;
+		grace__list_remove(&g->members, it);
+		g->nmembers--;
+		grace__list_insert_tail(out, it);
 	}
-	return first;
 }
 
 /* The outcome so far. */
@@ -256,18 +248,17 @@ int grace_group_wait(grace_group *g, grace_deadline d, grace_group_outcome *out)
 		uint32_t running = atomic_load_explicit(&g->word, memory_order_seq_cst);
 		if (running == 0 || late) {
 			grace__mutex_lock(&g->lock);
-			grace_thread *done = take_locked(g, false);
-			bool empty = g->head == NULL;
+			struct grace__list done = {0};
+			take_locked(g, false, &done);
+			bool empty = grace__list_empty(&g->members);
 			/* Every member taken here recorded its failure, if any,
 			 * before its EXITED, which take_locked acquired. */
 			if (empty || late)
 				outcome_locked(g, out);
 			grace__mutex_unlock(&g->lock);
-			while (done != NULL) {
-				grace_thread *next = done->gnext;
-				grace__thread_reap(done, NULL, NULL);
-				done = next;
-			}
+			struct grace__link *it, *nx;
+			grace__list_for_each_safe(&done, it, nx)
+				grace__thread_reap(member_thread(it), NULL, NULL);
 			if (empty) {
 				r = 0;
 				break;
@@ -285,32 +276,22 @@ int grace_group_wait(grace_group *g, grace_deadline d, grace_group_outcome *out)
 	return r;
 }
 
-/* A member's result and exit time, published by its exit's release RMW of
- * EXITED and acquired in take_locked. Out of line so that the valgrind
- * suppressions can name these reads: Helgrind and DRD do not see that pair
- * (the join that frees the state comes after, and only then would they). */
-static __attribute__((noinline)) void exited_outcome(const grace_thread *t, int *result, int64_t *exit_ns)
-{
-	*result = t->result;
-	*exit_ns = t->exit_ns;
-}
-
 /* Join the exited members on `done` and add them to the report. */
-static void reap_into(grace_thread *done, grace_report *rep, int64_t t0, bool *nomem)
+static void reap_into(struct grace__list *done, grace_report *rep, int64_t t0, bool *nomem)
 {
-	while (done != NULL) {
-		grace_thread *next = done->gnext;
-		grace_report_entry e = {.name = done->name, .exited = true};
+	struct grace__link *it, *nx;
+	grace__list_for_each_safe(done, it, nx) {
+		grace_thread *t = member_thread(it);
+		grace_report_entry e = {.name = grace__thread_name(t), .exited = true};
 		int64_t exit_ns = 0;
 		if (rep != NULL && !*nomem) {
 			/* The name is copied before the reap frees the state. */
-			exited_outcome(done, &e.result, &exit_ns);
+			grace__thread_outcome(t, &e.result, &exit_ns);
 			e.stop_ns = exit_ns > t0 ? exit_ns - t0 : 0;
 			if (grace__report_add(rep, &e) < 0)
 				*nomem = true;
 		}
-		grace__thread_reap(done, NULL, NULL);
-		done = next;
+		grace__thread_reap(t, NULL, NULL);
 	}
 }
 
@@ -325,7 +306,7 @@ int grace_group_shutdown(grace_group *g, int reason, grace_deadline d, grace_rep
 		return -EINVAL;
 	}
 	g->shutting_down = true;
-	size_t n = g->members;
+	size_t n = g->nmembers;
 	grace__mutex_unlock(&g->lock);
 
 	grace_report *rep = NULL;
@@ -355,29 +336,31 @@ int grace_group_shutdown(grace_group *g, int reason, grace_deadline d, grace_rep
 	/* Join every member that exited (each EXITED seen with an acquire load
 	 * in take_locked, so its result and exit time are visible). */
 	grace__mutex_lock(&g->lock);
-	grace_thread *done = take_locked(g, false);
+	struct grace__list done = {0};
+	take_locked(g, false, &done);
 	grace__mutex_unlock(&g->lock);
-	reap_into(done, rep, t0, &nomem);
+	reap_into(&done, rep, t0, &nomem);
 
 	grace__mutex_lock(&g->lock);
-	grace_thread *rest = take_locked(g, true);
-	for (grace_thread *t = rest; t != NULL; t = t->gnext)
+	struct grace__list rest = {0};
+	take_locked(g, true, &rest);
+	struct grace__link *it, *nx;
+	grace__list_for_each(&rest, it)
 		g->abandoned++;
 	grace__mutex_unlock(&g->lock);
-	int r = rest != NULL ? -ETIMEDOUT : 0;
+	int r = !grace__list_empty(&rest) ? -ETIMEDOUT : 0;
 	int64_t now = grace__os_now();
-	while (rest != NULL) {
-		grace_thread *next = rest->gnext;
+	grace__list_for_each_safe(&rest, it, nx) {
+		grace_thread *t = member_thread(it);
 		if (rep != NULL && !nomem) {
-			grace_report_entry e = {.name = rest->name};
+			grace_report_entry e = {.name = grace__thread_name(t)};
 			int64_t since;
-			grace__blocked_read(&rest->blocked, &e.blocked_op, &e.blocked_on, &since);
+			grace__thread_blocked(t, &e.blocked_op, &e.blocked_on, &since);
 			e.blocked_ns = now > since ? now - since : 0;
 			if (grace__report_add(rep, &e) < 0)
 				nomem = true;
 		}
-		grace__thread_release(rest);
-		rest = next;
+		grace__thread_release(t);
 	}
 	if (report != NULL) {
 		if (nomem) {
@@ -397,7 +380,7 @@ int grace_group_free(grace_group *g)
 	if (!group_live(g))
 		return -EINVAL;
 	grace__mutex_lock(&g->lock);
-	bool busy = g->head != NULL;
+	bool busy = !grace__list_empty(&g->members);
 	/* A member given up by a shutdown may still be reporting its failure
 	 * (requesting our stop): wait for it, not long unless a callback on
 	 * the stop takes long. Its wake comes under the lock, and we take the

@@ -6,6 +6,7 @@
 #define GRACE_INTERNAL_H
 
 #include "grace.h"
+#include "list.h"
 #include "platform.h"
 
 #include <errno.h>
@@ -91,8 +92,8 @@ struct grace_stop {
 	_Atomic int reason; /* written once, before REQUESTED (release) */
 	pthread_mutex_t lock; /* guards cbs, kids, fds, fd_gen, pins */
 	grace_stop_cb *cbs;   /* registered callbacks, newest first */
-	grace_stop *kids;     /* children, newest first */
-	grace_stop *sib_next, *sib_prev; /* our link in the parent's kids, under its lock */
+	struct grace__list kids; /* children, newest first */
+	struct grace__link sib;  /* our link in the parent's kids, under its lock */
 	int fds[2];           /* grace_stop_fd, -1 until asked for */
 	unsigned fd_gen;      /* the fork generation that made fds (stop.c) */
 	unsigned pins;        /* signal routes to this stop: free answers -EBUSY */
@@ -104,7 +105,7 @@ struct grace_stop {
 	bool wcbs;
 	/* The deadline timer's (timer.c), guarded by its lock. */
 	int64_t deadline;
-	grace_stop *tnext, *tprev;
+	struct grace__link tlink; /* in the timer's list, while `timed` */
 	bool timed;
 };
 
@@ -255,11 +256,6 @@ extern _Atomic(grace__queue_hook_fn) grace__queue_claim_hook;
 
 /* ---- threads (src/thread.c) ---- */
 
-/* Print every live grace thread, one line each: its name and what it is
- * blocked on, since when. Used by the signal escalation (outside any signal
- * handler). */
-void grace__threads_print(FILE *f);
-
 /* Bits of grace_thread.state (see thread.c for the protocol). */
 #define GRACE__T_EXITED 1u    /* fn and the handlers are done; result is valid */
 #define GRACE__T_WAITING 2u   /* a joiner may sleep on the word: wake it */
@@ -274,6 +270,15 @@ struct grace__defer {
 	void *arg;
 };
 
+/* A thread's place in its group: embedded in the thread, which never
+ * touches it; group.c owns it, under the group's lock. */
+struct grace__member {
+	struct grace__link link; /* in the group's members, spawn order */
+	grace_thread *thread;
+};
+
+/* The fields are thread.c's (and its test's): every other file goes through
+ * the functions below, and group.c through `member` alone. */
 struct grace_thread {
 	_Atomic uint32_t magic;  /* cleared when the state is freed */
 	_Atomic uint32_t state;  /* GRACE__T_* bits */
@@ -292,13 +297,12 @@ struct grace_thread {
 	struct grace__defer *defers;
 	size_t ndefers, capdefers;
 	struct grace__defer inline_defers[4];
-	/* The registry of live threads (guarded by the registry lock). */
-	grace_thread *rnext, *rprev;
-	/* The group link: `group` is guarded by `lock` (the exit path reads it,
-	 * an abandon clears it); gnext/gprev by the group's lock. */
+	struct grace__link rlink; /* in the registry of live threads, under its lock */
+	/* `group` is the link to the group that the exit reports to, guarded
+	 * by `lock` (the exit path reads it, an abandon clears it). */
 	pthread_mutex_t lock;
 	struct grace_group *group;
-	grace_thread *gnext, *gprev;
+	struct grace__member member; /* group.c's */
 	char name[]; /* the full name */
 };
 
@@ -306,7 +310,7 @@ struct grace_thread {
 extern _Atomic long grace__thread_states;
 
 /* Start a thread; with `g`, as a member of that group (the caller holds the
- * group's lock and links it). */
+ * group's lock and links grace__thread_member(*out) into its members). */
 int grace__thread_start(grace_thread **out, const char *name, grace_thread_fn fn, void *arg,
                         grace_stop *parent, const grace_thread_opts *opts, struct grace_group *g);
 
@@ -319,14 +323,36 @@ void grace__thread_reap(grace_thread *t, int *result, int64_t *exit_ns);
  * first, so that it never touches the group afterwards. */
 void grace__thread_release(grace_thread *t);
 
+/* What the thread's group may know of it, valid while the caller owns the
+ * handle (a group: while the member is on its list or taken off it and not
+ * yet reaped or released). */
+const char *grace__thread_name(const grace_thread *t);
+struct grace__member *grace__thread_member(grace_thread *t);
+/* The group the thread was started in (NULL: none); fixed at start. */
+struct grace_group *grace__thread_home(const grace_thread *t);
+/* Whether it has exited; an acquire, after which grace__thread_outcome
+ * reads its result and exit time (CLOCK_MONOTONIC ns). */
+bool grace__thread_exited(const grace_thread *t);
+void grace__thread_outcome(const grace_thread *t, int *result, int64_t *exit_ns);
+/* What it is blocked on, and since when (see grace__blocked_read). */
+void grace__thread_blocked(grace_thread *t, const char **op, const char **on, int64_t *since);
+
+/* Walk the registry of live grace threads: between lock and unlock,
+ * next(NULL) gives the newest and next(t) the one started before t, NULL at
+ * the end. Hold nothing else meanwhile (the registry lock is taken alone or
+ * under a group's lock). */
+void grace__threads_lock(void);
+grace_thread *grace__threads_next(grace_thread *t);
+void grace__threads_unlock(void);
+
 /* ---- groups (src/group.c) ---- */
 
 struct grace_group {
 	_Atomic uint32_t magic;
 	grace_stop *stop;
 	pthread_mutex_t lock;      /* guards the members, shutting_down and the outcome */
-	grace_thread *head, *tail; /* members, in spawn order */
-	size_t members;
+	struct grace__list members; /* struct grace__member, in spawn order */
+	size_t nmembers;
 	bool shutting_down;
 	_Atomic uint32_t word;      /* members running: a spawn raises it, an exit lowers it */
 	_Atomic uint32_t waiters;   /* callers that may sleep on word */
@@ -343,6 +369,9 @@ struct grace_group {
 	size_t abandoned;  /* members a shutdown gave up at its deadline */
 	char name[];
 };
+
+/* What a member's way out tells its group (thread.c calls these; no other
+ * field of the group is the thread's business). */
 
 /* Called by an exiting member with its group link held: count the exit in
  * the group's word. */
@@ -374,6 +403,11 @@ struct grace_report {
 	size_t count, cap;
 	grace_report_entry *entries; /* stragglers first, then in exit order */
 };
+
+/* Print every live grace thread, one line each: its name and what it is
+ * blocked on, since when. Used by the signal escalation (outside any signal
+ * handler). */
+void grace__threads_print(FILE *f);
 
 /* A new empty report with room for `cap` entries; NULL when out of memory. */
 grace_report *grace__report_new(const char *group, int reason, size_t cap);

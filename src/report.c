@@ -9,6 +9,11 @@
  * it and puts the stragglers first; this file only stores, prints and frees.
  * It is immutable once handed out, so it needs no lock: any number of
  * threads may read and print it at once.
+ *
+ * The list of live threads that a second signal prints (grace__threads_print,
+ * for signal.c) is here too, beside the report's printer whose duration
+ * format it shares; it walks thread.c's registry under the registry's lock,
+ * through thread.c's accessors, and takes no other lock.
  */
 #include "internal.h"
 
@@ -128,6 +133,44 @@ static void format_duration(char *buf, size_t n, int64_t ns)
 		snprintf(buf, n, "%.1f ms", (double)ns / 1e6);
 	else
 		snprintf(buf, n, "%.2f s", (double)ns / 1e9);
+}
+
+void grace__threads_print(FILE *f)
+{
+	if (f == NULL)
+		return;
+	/* Two passes under the registry's lock (one for the column width),
+	 * so that the count and the lines agree. */
+	grace__threads_lock();
+	int64_t now = grace__os_now();
+	size_t count = 0, width = 0;
+	for (grace_thread *t = grace__threads_next(NULL); t != NULL; t = grace__threads_next(t)) {
+		size_t n = strlen(grace__thread_name(t));
+		if (n > width)
+			width = n;
+		count++;
+	}
+	if (width > 40)
+		width = 40;
+	fprintf(f, "grace: %zu thread%s still running\n", count, count == 1 ? "" : "s");
+	char dur[32];
+	for (grace_thread *t = grace__threads_next(NULL); t != NULL; t = grace__threads_next(t)) {
+		const char *op, *name;
+		int64_t since;
+		grace__thread_blocked(t, &op, &name, &since);
+		fprintf(f, "  %-*s  ", (int)width, grace__thread_name(t));
+		if (op == NULL)
+			fputs("running its own code for ", f);
+		else if (name != NULL)
+			fprintf(f, "blocked in %s on '%s' for ", op, name);
+		else
+			fprintf(f, "blocked in %s for ", op);
+		format_duration(dur, sizeof dur, now - since);
+		fputs(dur, f);
+		fputc('\n', f);
+	}
+	grace__threads_unlock();
+	fflush(f);
 }
 
 static void format_reason(char *buf, size_t n, int reason)

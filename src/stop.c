@@ -23,12 +23,17 @@
  * Callbacks follow C++20 std::stop_callback: each runs once; grace_stop_off
  * waits for one running in another thread and returns at once when called
  * from inside it. A running callback is entered in a process-wide table of
- * running callbacks (`running`, on the runner's stack, under `rlock`) so
- * that off can wait for fn to return without touching the record or the
- * stop afterwards: fn may free its own record once it has removed itself,
- * and the stop may be gone by the time an owner calls off. Off-waiters queue
- * a word of their own stack on the entry; the runner sets and wakes each
- * when fn returns.
+ * running callbacks (`running_tab`, entries on the runners' stacks, under
+ * `rlock`) so that off can wait for fn to return without touching the
+ * record or the stop afterwards: fn may free its own record once it has
+ * removed itself, and the stop may be gone by the time an owner calls off.
+ * Off-waiters queue a word of their own stack on the entry; the runner sets
+ * and wakes each when fn returns.
+ *
+ * Lists. The children (`kids`, through each child's `sib`) and the table of
+ * running callbacks are list.h lists. The callback records keep their own
+ * next/prev, whose layout grace.h makes public, and phase 1's work list
+ * (`wnext`) is a singly linked queue that needs nothing more.
  *
  * grace_thread_exit from inside a callback finishes the requests of the
  * calling thread first (the request's cursor is reachable from the thread,
@@ -63,7 +68,7 @@ struct running {
 	uintptr_t runner; /* grace__self_id() of the thread running fn */
 	bool selfoff;     /* fn removed its record: the runner must not touch it */
 	struct offwait *waiters;
-	struct running *next, *prev;
+	struct grace__link link; /* in `running_tab` */
 };
 
 /* A request's phase 2, in progress in this thread (see the top comment). */
@@ -75,7 +80,7 @@ struct grace__req {
 };
 
 static pthread_mutex_t rlock = PTHREAD_MUTEX_INITIALIZER;
-static struct running *rhead;
+static struct grace__list running_tab; /* under rlock */
 static _Thread_local struct grace__req *tls_req;
 
 /* Bumped in a forked child: a descriptor made before belongs to the parent. */
@@ -96,18 +101,11 @@ static void atfork_child(void)
 {
 	/* Only the calling thread exists here: keep its own entries. */
 	uintptr_t self = grace__self_id();
-	struct running *keep = NULL;
-	for (struct running *e = rhead, *next; e != NULL; e = next) {
-		next = e->next;
-		if (e->runner == self) {
-			e->prev = NULL;
-			e->next = keep;
-			if (keep != NULL)
-				keep->prev = e;
-			keep = e;
-		}
+	struct grace__link *it, *nx;
+	grace__list_for_each_safe(&running_tab, it, nx) {
+		if (grace__container_of(it, struct running, link)->runner != self)
+			grace__list_remove(&running_tab, it);
 	}
-	rhead = keep;
 	atomic_fetch_add_explicit(&fork_gen, 1, memory_order_relaxed);
 	grace__mutex_unlock(&rlock);
 }
@@ -212,7 +210,7 @@ bool grace__stop_help_locked(grace_stop *s)
 	 * descriptor), and nothing can be added before the flag is set:
 	 * grace_stop_on, grace_stop_new and grace_stop_fd take the lock we
 	 * hold. A loser leaves the bits to the winner. */
-	if (s->cbs != NULL || s->kids != NULL || s->fds[0] >= 0)
+	if (s->cbs != NULL || !grace__list_empty(&s->kids) || s->fds[0] >= 0)
 		return false;
 	if (claim(s, grace_stop_reason(s->parent), true))
 		set_bits(s, GRACE__STOP_FLAGGED | GRACE__STOP_DONE);
@@ -231,7 +229,9 @@ static void flag_tree(grace_stop *s, struct grace__req *r)
 		grace__mutex_lock(&x->lock);
 		signal_fd_locked(x);
 		int reason = atomic_load_explicit(&x->reason, memory_order_relaxed);
-		for (grace_stop *k = x->kids; k != NULL; k = k->sib_next) {
+		struct grace__link *it;
+		grace__list_for_each(&x->kids, it) {
+			grace_stop *k = grace__container_of(it, grace_stop, sib);
 			if (claim(k, reason, false)) {
 				k->wnext = NULL;
 				tail->wnext = k;
@@ -268,9 +268,12 @@ static void flag_tree(grace_stop *s, struct grace__req *r)
 
 static struct running *running_find_locked(grace_stop_cb *cb)
 {
-	for (struct running *e = rhead; e != NULL; e = e->next)
+	struct grace__link *it;
+	grace__list_for_each(&running_tab, it) {
+		struct running *e = grace__container_of(it, struct running, link);
 		if (e->cb == cb)
 			return e;
+	}
 	return NULL;
 }
 
@@ -281,12 +284,8 @@ static void run_begin(struct running *e, grace_stop_cb *cb)
 	e->runner = grace__self_id();
 	e->selfoff = false;
 	e->waiters = NULL;
-	e->prev = NULL;
 	grace__mutex_lock(&rlock);
-	e->next = rhead;
-	if (rhead != NULL)
-		rhead->prev = e;
-	rhead = e;
+	grace__list_insert_head(&running_tab, &e->link);
 	cb_state_release(cb, CB_RUNNING);
 	grace__mutex_unlock(&rlock);
 }
@@ -298,12 +297,7 @@ static void run_begin(struct running *e, grace_stop_cb *cb)
 static void run_end(struct running *e)
 {
 	grace__mutex_lock(&rlock);
-	if (e->prev != NULL)
-		e->prev->next = e->next;
-	else
-		rhead = e->next;
-	if (e->next != NULL)
-		e->next->prev = e->prev;
+	grace__list_remove(&running_tab, &e->link);
 	if (!e->selfoff)
 		cb_state_release(e->cb, CB_DONE);
 	for (struct offwait *w = e->waiters; w != NULL; w = w->next) {
@@ -455,11 +449,7 @@ int grace_stop_new(grace_stop **out, grace_stop *parent)
 			claim(s, grace_stop_reason(parent), false);
 			set_bits(s, GRACE__STOP_FLAGGED | GRACE__STOP_DONE);
 		}
-		s->sib_prev = NULL;
-		s->sib_next = parent->kids;
-		if (parent->kids != NULL)
-			parent->kids->sib_prev = s;
-		parent->kids = s;
+		grace__list_insert_head(&parent->kids, &s->sib);
 		grace__mutex_unlock(&parent->lock);
 	}
 	*out = s;
@@ -474,13 +464,7 @@ static void unlink_parent(grace_stop *s)
 	if (p == NULL)
 		return;
 	grace__mutex_lock(&p->lock);
-	if (s->sib_prev != NULL)
-		s->sib_prev->sib_next = s->sib_next;
-	else
-		p->kids = s->sib_next;
-	if (s->sib_next != NULL)
-		s->sib_next->sib_prev = s->sib_prev;
-	s->sib_next = s->sib_prev = NULL;
+	grace__list_remove(&p->kids, &s->sib);
 	grace__mutex_unlock(&p->lock);
 	/* Under s's lock: a waiter of s reads the parent under it (wait.c). */
 	grace__mutex_lock(&s->lock);
@@ -520,7 +504,7 @@ int grace_stop_free(grace_stop *s)
 	uint32_t w = atomic_load_explicit(&s->flag.word, memory_order_acquire);
 	bool requested = (w & GRACE__STOP_REQUESTED) != 0;
 	/* Callbacks of a requested stop are its request's to run, not ours. */
-	bool busy = s->kids != NULL || s->pins != 0 || (!requested && s->cbs != NULL);
+	bool busy = !grace__list_empty(&s->kids) || s->pins != 0 || (!requested && s->cbs != NULL);
 	/* Freed from inside its own request (a callback): the request would
 	 * touch it afterwards. */
 	if (requested && (w & GRACE__STOP_DONE) == 0 &&

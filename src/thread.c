@@ -20,6 +20,13 @@
  * quarantine ring with the magic cleared, so that joining or abandoning a
  * handle again answers -EINVAL instead of reading freed memory.
  *
+ * The group seam. thread.c knows a group only through the calls it makes on
+ * the way out (grace__group_pin, _member_failed, _unpin, _member_exited,
+ * _member_abandoned), and group.c knows a thread only through the
+ * accessors at the end of this file and the `member` link it owns. A
+ * registry of live threads (for the list a second signal prints, in
+ * report.c) is walked only through grace__threads_lock/_next/_unlock.
+ *
  * Lock order: a group's lock, then a thread's lock (which guards its group
  * link, and under which RELEASED and ABANDONED are set), then stop locks;
  * the registry lock is taken alone or under a group's lock, never with a
@@ -48,9 +55,10 @@
 
 static _Thread_local grace_thread *tls_self;
 
-/* The registry of live grace threads, for grace__threads_print. */
+/* The registry of live grace threads (through rlink, newest first), walked
+ * by grace__threads_print in report.c. */
 static pthread_mutex_t reg_lock = PTHREAD_MUTEX_INITIALIZER;
-static grace_thread *reg_head;
+static struct grace__list registry;
 
 /* A key whose destructor finishes a grace thread that called pthread_exit
  * itself, so that its handlers still run and its joiner still wakes. Made
@@ -109,23 +117,14 @@ static void magic_clear(grace_thread *t)
 static void registry_add(grace_thread *t)
 {
 	grace__mutex_lock(&reg_lock);
-	t->rprev = NULL;
-	t->rnext = reg_head;
-	if (reg_head != NULL)
-		reg_head->rprev = t;
-	reg_head = t;
+	grace__list_insert_head(&registry, &t->rlink);
 	grace__mutex_unlock(&reg_lock);
 }
 
 static void registry_remove(grace_thread *t)
 {
 	grace__mutex_lock(&reg_lock);
-	if (t->rprev != NULL)
-		t->rprev->rnext = t->rnext;
-	else
-		reg_head = t->rnext;
-	if (t->rnext != NULL)
-		t->rnext->rprev = t->rprev;
+	grace__list_remove(&registry, &t->rlink);
 	grace__mutex_unlock(&reg_lock);
 }
 
@@ -556,49 +555,59 @@ int grace_defer(void (*fn)(void *arg), void *arg)
 	return 0;
 }
 
-/* Print a duration with a unit that keeps it short. */
-static void print_duration(FILE *f, int64_t ns)
+/* ---- what a group and the printer may know of a thread ---- */
+
+const char *grace__thread_name(const grace_thread *t)
 {
-	if (ns < 0)
-		ns = 0;
-	if (ns < 1000000)
-		fprintf(f, "%.1f us", (double)ns / 1e3);
-	else if (ns < 1000000000)
-		fprintf(f, "%.1f ms", (double)ns / 1e6);
-	else
-		fprintf(f, "%.2f s", (double)ns / 1e9);
+	return t->name;
 }
 
-void grace__threads_print(FILE *f)
+struct grace__member *grace__thread_member(grace_thread *t)
 {
-	if (f == NULL)
-		return;
+	return &t->member;
+}
+
+struct grace_group *grace__thread_home(const grace_thread *t)
+{
+	return t->home;
+}
+
+bool grace__thread_exited(const grace_thread *t)
+{
+	/* Acquire: pairs with the exit's release RMW of EXITED (see finish),
+	 * so that result and exit_ns are visible to grace__thread_outcome. */
+	return (atomic_load_explicit(&((grace_thread *)(uintptr_t)t)->state, memory_order_acquire) &
+	        GRACE__T_EXITED) != 0;
+}
+
+/* A member's result and exit time, published by its exit's release RMW of
+ * EXITED and acquired by grace__thread_exited. Kept out of line so that the
+ * valgrind suppressions can name these reads: Helgrind and DRD do not see
+ * that pair (the join that frees the state comes after, and only then
+ * would they). */
+__attribute__((noinline)) void grace__thread_outcome(const grace_thread *t, int *result, int64_t *exit_ns)
+{
+	*result = t->result;
+	*exit_ns = t->exit_ns;
+}
+
+void grace__thread_blocked(grace_thread *t, const char **op, const char **on, int64_t *since)
+{
+	grace__blocked_read(&t->blocked, op, on, since);
+}
+
+void grace__threads_lock(void)
+{
 	grace__mutex_lock(&reg_lock);
-	int64_t now = grace__os_now();
-	size_t count = 0, width = 0;
-	for (grace_thread *t = reg_head; t != NULL; t = t->rnext) {
-		size_t n = strlen(t->name);
-		if (n > width)
-			width = n;
-		count++;
-	}
-	if (width > 40)
-		width = 40;
-	fprintf(f, "grace: %zu thread%s still running\n", count, count == 1 ? "" : "s");
-	for (grace_thread *t = reg_head; t != NULL; t = t->rnext) {
-		const char *op, *name;
-		int64_t since;
-		grace__blocked_read(&t->blocked, &op, &name, &since);
-		fprintf(f, "  %-*s  ", (int)width, t->name);
-		if (op == NULL)
-			fputs("running its own code for ", f);
-		else if (name != NULL)
-			fprintf(f, "blocked in %s on '%s' for ", op, name);
-		else
-			fprintf(f, "blocked in %s for ", op);
-		print_duration(f, now - since);
-		fputc('\n', f);
-	}
+}
+
+grace_thread *grace__threads_next(grace_thread *t)
+{
+	struct grace__link *l = t != NULL ? t->rlink.next : registry.first;
+	return l != NULL ? grace__container_of(l, grace_thread, rlink) : NULL;
+}
+
+void grace__threads_unlock(void)
+{
 	grace__mutex_unlock(&reg_lock);
-	fflush(f);
 }

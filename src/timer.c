@@ -30,7 +30,7 @@
 static pthread_mutex_t tlock = PTHREAD_MUTEX_INITIALIZER;
 static pthread_cond_t tcond;
 static bool tstarted;
-static grace_stop *thead;   /* sorted by deadline, earliest first */
+static struct grace__list tlist; /* through tlink, sorted by deadline, earliest first */
 static grace_stop *tfiring; /* the stop whose first half the timer is doing */
 static pthread_once_t once = PTHREAD_ONCE_INIT;
 
@@ -59,13 +59,7 @@ static void unlink_timed_locked(grace_stop *s)
 {
 	if (!s->timed)
 		return;
-	if (s->tprev != NULL)
-		s->tprev->tnext = s->tnext;
-	else
-		thead = s->tnext;
-	if (s->tnext != NULL)
-		s->tnext->tprev = s->tprev;
-	s->tnext = s->tprev = NULL;
+	grace__list_remove(&tlist, &s->tlink);
 	s->timed = false;
 }
 
@@ -92,11 +86,11 @@ static void *timer_main(void *arg)
 	(void)arg;
 	grace__mutex_lock(&tlock);
 	for (;;) {
-		grace_stop *s = thead;
-		if (s == NULL) {
+		if (grace__list_empty(&tlist)) {
 			pthread_cond_wait(&tcond, &tlock);
 			continue;
 		}
+		grace_stop *s = grace__container_of(tlist.first, grace_stop, tlink);
 		if (s->deadline > grace__os_now()) {
 			/* Clamped where time_t is narrower than the deadline; the
 			 * loop waits again until the real one. */
@@ -165,7 +159,7 @@ static void atfork_child(void)
 	cond_init();
 	tstarted = false;
 	tfiring = NULL;
-	if (thead != NULL)
+	if (!grace__list_empty(&tlist))
 		(void)start_locked();
 	grace__mutex_unlock(&tlock);
 }
@@ -194,21 +188,16 @@ int grace__timer_set(grace_stop *s, int64_t d)
 	if (r == 0) {
 		unlink_timed_locked(s);
 		s->deadline = d;
-		grace_stop *prev = NULL, *it = thead;
-		while (it != NULL && it->deadline <= d) {
-			prev = it;
-			it = it->tnext;
+		/* After every deadline not later than d, so that equal
+		 * deadlines fire in the order they were set. */
+		struct grace__link *it;
+		grace__list_for_each(&tlist, it) {
+			if (grace__container_of(it, grace_stop, tlink)->deadline > d)
+				break;
 		}
-		s->tprev = prev;
-		s->tnext = it;
-		if (prev != NULL)
-			prev->tnext = s;
-		else
-			thead = s;
-		if (it != NULL)
-			it->tprev = s;
+		grace__list_insert_before(&tlist, it, &s->tlink);
 		s->timed = true;
-		if (thead == s)
+		if (tlist.first == &s->tlink)
 			pthread_cond_broadcast(&tcond);
 	}
 	grace__mutex_unlock(&tlock);

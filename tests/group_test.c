@@ -170,7 +170,7 @@ TEST(wait_timeout_then_wait)
 	ASSERT_GE(took, 80 * 1000000);
 	ASSERT_LE(took, (80 + test_slack_ms()) * 1000000);
 	/* The quick one was joined, the spinner goes on. */
-	ASSERT_EQ(g->members, 1);
+	ASSERT_EQ(g->nmembers, 1);
 	ASSERT_RC(grace_group_free(g), -EBUSY);
 	atomic_store(&s.release, 1);
 	ASSERT_RC(grace_group_wait(g, GRACE_FOREVER, &o), 0);
@@ -277,9 +277,15 @@ static bool member_asleep(grace_group *g, const char *name)
 {
 	bool asleep = false;
 	pthread_mutex_lock(&g->lock);
-	for (grace_thread *t = g->head; t != NULL; t = t->gnext)
-		if (strcmp(t->name, name) == 0)
-			asleep = grace__blocked_op(&t->blocked) != NULL;
+	struct grace__link *it;
+	grace__list_for_each(&g->members, it) {
+		grace_thread *t = grace__container_of(it, struct grace__member, link)->thread;
+		const char *op, *on;
+		int64_t since;
+		grace__thread_blocked(t, &op, &on, &since);
+		if (strcmp(grace__thread_name(t), name) == 0)
+			asleep = op != NULL;
+	}
 	pthread_mutex_unlock(&g->lock);
 	return asleep;
 }
