@@ -1,48 +1,24 @@
 /*
  * stop.c - the stop: a request flag with a reason, children, callbacks and a
- * wake descriptor. The deadline timer is in timer.c. The flag word's wake
- * protocol (how a request finds and wakes the threads asleep on it) has one
- * home, wait.c, beside its model src/wait.pml.
+ * wake descriptor; deadlines are in timer.c, and the flag word's wake
+ * protocol has its one home in wait.c, beside its model src/wait.pml.
  *
- * A request runs in two phases, in the thread that claims it (the one whose
- * compare-and-swap of the reason wins) and with bounded stack whatever the
- * depth of the tree. Phase 1 sets the flag of the stop and of every
- * descendant, wakes their sleepers and signals their descriptors; it runs no
- * caller code, so it is short and never waits on a callback. It walks the
- * tree through a list threaded through the stops it claims (`wnext`); a
- * descendant claimed by a concurrent request is not walked again, but the
- * walk waits for that request's own phase 1 (FLAGGED), so every request
- * returns with every descendant requested. Phase 2 runs the callbacks,
- * deepest stops first, so that a callback on a stop finds its descendants'
- * requests over and may free them. Last, each stop is marked DONE: from then
- * on the request never touches it again, and grace_stop_free, which waits
- * for DONE, may free it; that is what makes the natural pattern safe (a
- * worker woken by the request frees its stop at once). A request from the
- * deadline timer runs phase 2 in a thread of its own (timer.c).
+ * A request runs in the thread whose compare-and-swap of the reason wins, in
+ * two phases, with bounded stack at any depth: phase 1 sets every
+ * descendant's flag and wakes their sleepers without running caller code
+ * (waiting, on a descendant a concurrent request claimed, for that one's
+ * phase 1: FLAGGED), so every request returns with the whole tree requested;
+ * phase 2 runs the callbacks, deepest first, and marks each stop DONE, after
+ * which the request never touches it and grace_stop_free, which waits for
+ * DONE, may free it. A running callback is entered in a table of running
+ * callbacks so that grace_stop_off can wait for fn on a word of its own
+ * stack without touching the record or the stop once fn has returned.
+ * docs/internals.md ("Stops") tells the design in full.
  *
- * Callbacks follow C++20 std::stop_callback: each runs once; grace_stop_off
- * waits for one running in another thread and returns at once when called
- * from inside it. A running callback is entered in a process-wide table of
- * running callbacks (`running_tab`, entries on the runners' stacks, under
- * `rlock`) so that off can wait for fn to return without touching the
- * record or the stop afterwards: fn may free its own record once it has
- * removed itself, and the stop may be gone by the time an owner calls off.
- * Off-waiters queue a word of their own stack on the entry; the runner sets
- * and wakes each when fn returns.
- *
- * Lists. The children (`kids`, through each child's `sib`) and the table of
- * running callbacks are list.h lists. The callback records keep their own
- * next/prev, whose layout grace.h makes public, and phase 1's work list
- * (`wnext`) is a singly linked queue that needs nothing more.
- *
- * grace_thread_exit from inside a callback finishes the requests of the
- * calling thread first (the request's cursor is reachable from the thread,
- * `tls_req`), so no request is left half-run.
- *
- * Lock order: a stop's lock, then its children's locks one at a time (phase
- * 1 holds a parent's lock while it waits for a child's FLAGGED, and that
- * wait never needs a lock above the child), then `rlock`. No lock is held
- * while a callback runs.
+ * Lock order: a stop's lock, then its children's one at a time (phase 1
+ * waits for a child's FLAGGED under its parent's lock; that wait never needs
+ * a lock above the child), then `rlock`. No lock is held while a callback
+ * runs.
  */
 #include "internal.h"
 
