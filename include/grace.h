@@ -335,7 +335,14 @@ GRACE_API size_t grace_queue_size(const grace_queue *q);
  * nothing, while it holds items (drain them first, or use
  * grace_queue_free_items) or a thread waits in a get, put or join on it;
  * -EINVAL for a queue already freed (detected while its memory is still
- * valid). No call on the queue may be running or start afterwards. */
+ * valid). A thread waits, for this rule, from the moment its call finds
+ * that it must wait (a get finds the queue empty, a put finds it full, a
+ * join finds tasks not done, with a deadline not yet past) until the call
+ * returns: its brief spin before it sleeps included. A call that does not
+ * wait (a put or get that completes or fails at its first try, a try with
+ * a past deadline, task_done, shutdown, size, set_name) is not counted, so
+ * that the fast path writes nothing shared: the caller must know that none
+ * is running, as it must know that no call starts afterwards. */
 GRACE_API int grace_queue_free(grace_queue *q);
 
 /* Call dispose(item, arg) on every leftover item, oldest first, then free

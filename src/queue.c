@@ -70,8 +70,10 @@
 /* Allocation fault injection for the tests: when positive, the Nth queue
  * allocation from now fails (see tests/queue_test.c). */
 
-/* Test hook: when set, called by a bounded put (0) or get (1) between its
- * claim and its publish, so a test can hold an operation in flight. */
+/* Test hook: when set, called by a bounded put (side 0) or get (side 1)
+ * between its claim and its publish, so a test can hold an operation in
+ * flight; and by put_slow (2) and get_slow (3) once they count themselves
+ * in `busy`, before their spin, so a test can hold a caller there. */
 _Atomic(grace__queue_hook_fn) grace__queue_claim_hook;
 
 static inline void claim_hook(int side)
@@ -125,7 +127,7 @@ struct grace_queue {
 	_Alignas(64) struct waitq putq; /* putters waiting for room */
 	_Alignas(64) _Atomic uint32_t join_word;
 	_Atomic uint32_t joiners;
-	_Atomic uint32_t busy; /* threads inside a waiting path: free answers -EBUSY */
+	_Atomic uint32_t busy; /* threads in a call that waits (see busy_enter): free answers -EBUSY */
 	_Atomic uint64_t done;    /* task_done calls */
 	_Atomic uint64_t drained; /* items handed back by drain */
 };
@@ -233,6 +235,24 @@ static void wq_leave(struct waitq *wq)
 static inline bool wq_has_waiters(struct waitq *wq)
 {
 	return WQ_WAITERS(atomic_load_explicit(&wq->count, memory_order_seq_cst)) != 0;
+}
+
+/* A call that is going to wait (spin, then sleep) counts itself in `busy`
+ * from before its first spin until its last touch of the queue, so that
+ * free and free_items answer -EBUSY while it is inside. The first try of a
+ * put or get, and the calls that never wait, are not counted: the fast
+ * path costs no shared write (see grace_queue_free in grace.h). Relaxed:
+ * a free that must see the count is ordered after it by whatever told its
+ * caller that this thread is inside the call. */
+static inline void busy_enter(grace_queue *q)
+{
+	atomic_fetch_add_explicit(&q->busy, 1, memory_order_relaxed);
+}
+
+/* Release, the caller's last touch of q: pairs with free's acquire. */
+static inline void busy_leave(grace_queue *q)
+{
+	atomic_fetch_sub_explicit(&q->busy, 1, memory_order_release);
 }
 
 /* ---- the two try-operations: 0, -EAGAIN (full/empty), -ESHUTDOWN ---- */
@@ -525,20 +545,21 @@ static int put_slow(grace_queue *q, void *item, grace_stop *stop, grace_deadline
 	int r;
 	if (d != GRACE_FOREVER && grace__os_now() >= d)
 		return -ETIMEDOUT; /* a try: no spin, no registration */
+	busy_enter(q);
+	claim_hook(2);
 	for (int i = 0; i < OWN_SPIN; i++) {
 		grace__os_pause();
-		if (grace_stop_requested(stop))
-			return -ECANCELED;
-		r = try_put(q, item);
-		if (r == 0) {
-			after_put(q);
-			return 0;
+		if (grace_stop_requested(stop)) {
+			r = -ECANCELED;
+			goto out;
 		}
+		r = try_put(q, item);
+		if (r == 0)
+			after_put(q);
 		if (r != -EAGAIN)
-			return r;
+			goto out;
 	}
 
-	atomic_fetch_add_explicit(&q->busy, 1, memory_order_relaxed);
 	wq_register(&q->putq);
 	struct grace__site site = {"queue_put", name_read(q), 0};
 	for (;;) {
@@ -562,8 +583,8 @@ static int put_slow(grace_queue *q, void *item, grace_stop *stop, grace_deadline
 	 * next free slot deserves (on success). -ESHUTDOWN woke everyone. */
 	if (r != -ESHUTDOWN && has_room(q))
 		wq_signal(&q->putq);
-	/* Release, our last touch of q: pairs with free's acquire. */
-	atomic_fetch_sub_explicit(&q->busy, 1, memory_order_release);
+out:
+	busy_leave(q);
 	return r;
 }
 
@@ -588,20 +609,21 @@ static int get_slow(grace_queue *q, void **item, grace_stop *stop, grace_deadlin
 	int r;
 	if (d != GRACE_FOREVER && grace__os_now() >= d)
 		return -ETIMEDOUT;
+	busy_enter(q);
+	claim_hook(3);
 	for (int i = 0; i < OWN_SPIN; i++) {
 		grace__os_pause();
-		if (grace_stop_requested(stop))
-			return -ECANCELED;
-		r = try_get(q, item, false);
-		if (r == 0) {
-			after_get(q);
-			return 0;
+		if (grace_stop_requested(stop)) {
+			r = -ECANCELED;
+			goto out;
 		}
+		r = try_get(q, item, false);
+		if (r == 0)
+			after_get(q);
 		if (r != -EAGAIN)
-			return r;
+			goto out;
 	}
 
-	atomic_fetch_add_explicit(&q->busy, 1, memory_order_relaxed);
 	wq_register(&q->getq);
 	struct grace__site site = {"queue_get", name_read(q), 0};
 	for (;;) {
@@ -623,7 +645,8 @@ static int get_slow(grace_queue *q, void **item, grace_stop *stop, grace_deadlin
 		after_get(q);
 	if (r != -ESHUTDOWN && has_item(q))
 		wq_signal(&q->getq);
-	atomic_fetch_sub_explicit(&q->busy, 1, memory_order_release);
+out:
+	busy_leave(q);
 	return r;
 }
 
@@ -698,7 +721,7 @@ int grace_queue_join(grace_queue *q, grace_stop *stop, grace_deadline d)
 		return -ETIMEDOUT;
 
 	int r;
-	atomic_fetch_add_explicit(&q->busy, 1, memory_order_relaxed);
+	busy_enter(q);
 	atomic_fetch_add_explicit(&q->joiners, 1, memory_order_seq_cst);
 	struct grace__site site = {"queue_join", name_read(q), 0};
 	for (;;) {
@@ -720,7 +743,7 @@ int grace_queue_join(grace_queue *q, grace_stop *stop, grace_deadline d)
 			break;
 	}
 	atomic_fetch_sub_explicit(&q->joiners, 1, memory_order_seq_cst);
-	atomic_fetch_sub_explicit(&q->busy, 1, memory_order_release);
+	busy_leave(q);
 	return r;
 }
 
