@@ -42,6 +42,25 @@
  * word and wakes all: a waiter that read its word before the bump cannot
  * sleep through it, and one that read it after sees the flags.
  *
+ * Drain owes every item whose put claimed its place before the drain
+ * began (`end`, read from enq first): those puts may have returned 0, and
+ * after a shutdown nothing else will ever arrive. When the head's put has
+ * claimed but not published, drain waits for it as a getter would:
+ * registered on getq, re-trying after each wake-up, passing a wake-up on
+ * when it leaves. Its condition differs from a getter's (a getter may take
+ * the item it waits for, and a getter that leaves with an item signals
+ * only for the next), so while a drain waits, getq's signals wake every
+ * waiter. It stops once deq reaches `end` (gets took the rest) or
+ * `max` items. free_items answers -EBUSY instead while such a put is in
+ * flight: that thread is still inside its call.
+ *
+ * Who free sees: `busy` counts each thread in a call from the moment it
+ * knows it must wait (put_slow and get_slow before their spin, join before
+ * it sleeps, drain before it waits) until its last touch of the queue.
+ * The first try of a put or get and the calls that never wait write
+ * nothing shared for it, so the fast path stays as cheap as the ring; a
+ * free racing one of those is the caller's race (grace.h says so).
+ *
  * join counts: items put (enq), task_done calls (done) and items drained
  * (drained); done + drained <= deq <= enq always, and all_done() reads them
  * in that order so a true answer was true at one moment.
@@ -91,9 +110,12 @@ struct slot {
 
 /* One side's waiters: the word they sleep on, and in `count` the number of
  * registered waiters (low 32 bits) and of wake-ups issued that no waiter
- * has absorbed yet (high 32 bits). */
+ * has absorbed yet (high 32 bits). `drainers` counts the drains among the
+ * getters' waiters: a drain waits for a given slot, which a getter may take
+ * without passing anything on, so while one waits a signal wakes them all. */
 struct waitq {
 	_Atomic uint32_t word;
+	_Atomic uint32_t drainers;
 	_Atomic uint64_t count;
 };
 
@@ -189,7 +211,11 @@ static void wake_all(_Atomic uint32_t *w)
 
 /* Wake one waiter, unless every registered waiter already has a wake-up
  * coming: then nothing (no system call while a woken waiter is on its
- * way). Seq_cst load: the second half of a waker's Dekker pair. */
+ * way). Seq_cst load: the second half of a waker's Dekker pair. While a
+ * drain waits, wake every waiter: the drain must re-check even when a
+ * getter takes the item. Seq_cst load of `drainers`, after the CAS: a
+ * drain counts itself there before it registers, so a CAS that saw its
+ * registration is followed by a load that sees it. */
 static inline void wq_signal(struct waitq *wq)
 {
 	uint64_t c = atomic_load_explicit(&wq->count, memory_order_seq_cst);
@@ -197,7 +223,8 @@ static inline void wq_signal(struct waitq *wq)
 		if (atomic_compare_exchange_weak_explicit(&wq->count, &c, c + WQ_TOKEN, memory_order_seq_cst,
 		                                          memory_order_seq_cst)) {
 			atomic_fetch_add_explicit(&wq->word, 1, memory_order_seq_cst);
-			grace__wake(&wq->word, 1);
+			bool all = atomic_load_explicit(&wq->drainers, memory_order_seq_cst) != 0;
+			grace__wake(&wq->word, all ? INT32_MAX : 1);
 			return;
 		}
 	}
@@ -525,11 +552,28 @@ int grace_queue_free(grace_queue *q)
 	return 0;
 }
 
+/* Whether a put has claimed a place in the ring and not yet stored its
+ * item there (an unbounded put stores under the lock: never). Acquire
+ * loads: a slot seen published has its item visible. */
+static bool put_in_flight(grace_queue *q)
+{
+	if (q->cap == 0)
+		return false;
+	uint64_t p = POS(atomic_load_explicit(&q->deq, memory_order_acquire));
+	uint64_t e = POS(atomic_load_explicit(&q->enq, memory_order_acquire));
+	for (; p < e; p++)
+		if (atomic_load_explicit(&slot_at(q, p)->seq, memory_order_acquire) != 2 * p + 1)
+			return true;
+	return false;
+}
+
 int grace_queue_free_items(grace_queue *q, void (*dispose)(void *item, void *arg), void *arg)
 {
 	if (!live(q) || dispose == NULL)
 		return -EINVAL;
-	if (atomic_load_explicit(&q->busy, memory_order_acquire) != 0)
+	/* An item still arriving would be missed, and so would every item
+	 * behind it, while its put writes into the freed ring. */
+	if (atomic_load_explicit(&q->busy, memory_order_acquire) != 0 || put_in_flight(q))
 		return -EBUSY;
 	void *item;
 	while (try_get(q, &item, true) == 0)
@@ -780,16 +824,56 @@ ssize_t grace_queue_drain(grace_queue *q, void **items, size_t max)
 		return -EINVAL;
 	if (max > SSIZE_MAX)
 		max = SSIZE_MAX;
+	/* What the drain owes: every place claimed before it began, so every
+	 * item whose put has returned. Seq_cst, as the loads below. */
+	uint64_t end = POS(atomic_load_explicit(&q->enq, memory_order_seq_cst));
 	size_t n = 0;
-	while (n < max && try_get(q, &items[n], true) == 0)
-		n++;
-	if (n == 0)
-		return 0;
-	/* After the claims: done + drained never exceeds deq. */
-	atomic_fetch_add_explicit(&q->drained, n, memory_order_seq_cst);
-	/* One freed slot, one putter. */
-	for (size_t i = 0; i < n && wq_has_waiters(&q->putq); i++)
-		wq_signal(&q->putq);
-	wake_joiners_if_done(q);
+	bool waiting = false;
+	struct grace__site site = {"queue_drain", NULL, 0};
+	uint32_t v = 0;
+	while (n < max) {
+		if (waiting) {
+			v = atomic_load_explicit(&q->getq.word, memory_order_seq_cst);
+			wq_absorb(&q->getq);
+		}
+		if (try_get(q, &items[n], true) == 0) {
+			n++;
+			continue;
+		}
+		/* Taken by gets, or never claimed before we began: done. */
+		if (POS(atomic_load_explicit(&q->deq, memory_order_seq_cst)) >= end)
+			break;
+		/* The head's put has claimed its place and has not stored its
+		 * item yet: a few instructions away, unless its thread is
+		 * descheduled. Wait for it as a getter does (its publish signals
+		 * a registered getter, or wakes all into a closed queue), and
+		 * re-try once registered: the Dekker pair of the top comment. */
+		if (!waiting) {
+			busy_enter(q);
+			atomic_fetch_add_explicit(&q->getq.drainers, 1, memory_order_seq_cst);
+			wq_register(&q->getq);
+			site.name = name_read(q);
+			waiting = true;
+			continue;
+		}
+		grace__wait(&q->getq.word, v, NULL, GRACE_FOREVER, &site);
+	}
+	if (waiting) {
+		wq_leave(&q->getq);
+		atomic_fetch_sub_explicit(&q->getq.drainers, 1, memory_order_seq_cst);
+		/* Pass on a wake-up we may have absorbed, as a getter does. */
+		if (has_item(q))
+			wq_signal(&q->getq);
+	}
+	if (n > 0) {
+		/* After the claims: done + drained never exceeds deq. */
+		atomic_fetch_add_explicit(&q->drained, n, memory_order_seq_cst);
+		/* One freed slot, one putter. */
+		for (size_t i = 0; i < n && wq_has_waiters(&q->putq); i++)
+			wq_signal(&q->putq);
+		wake_joiners_if_done(q);
+	}
+	if (waiting)
+		busy_leave(q);
 	return (ssize_t)n;
 }

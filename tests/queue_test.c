@@ -1011,6 +1011,112 @@ TEST(free_refuses_items_and_waiters)
 	ASSERT_EQ(sum, 0);
 }
 
+/* A put that has claimed its place but not stored its item when a drain
+ * begins: the drain waits for it (asleep, woken by that put), then hands
+ * back that item and every one behind it, in order, whether the queue is
+ * open or shut down either way. While the drain waits, free refuses. */
+TEST(drain_waits_for_a_put_in_flight)
+{
+	static const int modes[] = {0, GRACE_SHUTDOWN_DRAIN, GRACE_SHUTDOWN_IMMEDIATE};
+	for (int m = 0; m < 3; m++) {
+		grace_queue *q;
+		ASSERT_RC(grace_queue_new(&q, 4), 0);
+		pthread_t th;
+		struct held_put h;
+		held_begin(&th, &h, q, ip(1));
+		/* Two puts behind the one in flight, both reported done. */
+		ASSERT_RC(grace_queue_put(q, ip(2), NULL, PAST), 0);
+		ASSERT_RC(grace_queue_put(q, ip(3), NULL, PAST), 0);
+		if (modes[m] != 0)
+			ASSERT_RC(grace_queue_shutdown(q, modes[m]), 0);
+		ASSERT_RC(grace_queue_drain(q, NULL, 0), 0); /* nothing asked for: no wait */
+		struct op dr;
+		op_start(&dr, q, OP_DRAIN, NULL, NULL, GRACE_FOREVER);
+		op_wait_sleeping(&dr); /* not returned with the items left behind */
+		uintptr_t sum = 0;
+		ASSERT_RC(grace_queue_free(q), -EBUSY);
+		ASSERT_RC(grace_queue_free_items(q, dispose_count, &sum), -EBUSY);
+		ASSERT_EQ(sum, 0);
+		grace_deadline t0 = grace_now();
+		held_end(th, &h);
+		ASSERT_RC(op_join(&dr), 3);
+		ASSERT_LT(grace_now() - t0, test_slack_ms() * 1000000);
+		for (int i = 0; i < 3; i++)
+			ASSERT_PTR_EQ(dr.items[i], ip((uintptr_t)i + 1));
+		ASSERT_EQ(grace_queue_size(q), 0);
+		ASSERT_RC(grace_queue_join(q, NULL, PAST), modes[m] == GRACE_SHUTDOWN_IMMEDIATE ? -ESHUTDOWN : 0);
+		ASSERT_RC(grace_queue_free(q), 0);
+	}
+}
+
+/* A drain waits for a put in flight beside a getter that slept first: the
+ * put's one wake-up goes to the getter, which takes the item the drain
+ * waited for. The drain has nothing left to wait for and must learn it at
+ * once, not sleep on until the next put. */
+TEST(drain_wakes_when_a_getter_takes_what_it_waits_for)
+{
+	int getter_won = 0;
+	for (int round = 0; round < 20; round++) {
+		grace_queue *q;
+		grace_stop *s;
+		ASSERT_RC(grace_queue_new(&q, 4), 0);
+		ASSERT_RC(grace_stop_new(&s, NULL), 0);
+		pthread_t th;
+		struct held_put h;
+		held_begin(&th, &h, q, ip(1));
+		struct op g, dr;
+		op_start(&g, q, OP_GET, NULL, s, GRACE_FOREVER);
+		op_wait_sleeping(&g);
+		op_start(&dr, q, OP_DRAIN, NULL, NULL, GRACE_FOREVER);
+		op_wait_sleeping(&dr);
+		grace_deadline lim = grace_now() + test_slack_ms() * 1000000;
+		held_end(th, &h);
+		while (!atomic_load(&dr.done) && grace_now() < lim)
+			sched_yield();
+		ASSERT_TRUE(atomic_load(&dr.done)); /* woken, whoever took the item */
+		if (op_join(&dr) == 0) {
+			getter_won++;
+			ASSERT_RC(op_join(&g), 0);
+			ASSERT_PTR_EQ(g.item, ip(1));
+		} else {
+			ASSERT_RC(dr.rc, 1);
+			ASSERT_PTR_EQ(dr.items[0], ip(1));
+			ASSERT_RC(grace_stop_request(s, 1), 1);
+			ASSERT_RC(op_join(&g), -ECANCELED);
+		}
+		ASSERT_RC(grace_queue_free(q), 0);
+		ASSERT_RC(grace_stop_free(s), 0);
+	}
+	printf("(getter first %d/20) ", getter_won);
+}
+
+/* free_items while a put has claimed its place but not stored its item:
+ * that thread is inside a call on the queue, so the answer is -EBUSY with
+ * nothing disposed of (not the items before it, nor those behind it); once
+ * the put has completed, every item is disposed of. */
+TEST(free_items_refuses_a_put_in_flight)
+{
+	for (int m = 0; m < 2; m++) {
+		grace_queue *q;
+		ASSERT_RC(grace_queue_new(&q, 4), 0);
+		ASSERT_RC(grace_queue_put(q, ip(1), NULL, PAST), 0);
+		pthread_t th;
+		struct held_put h;
+		held_begin(&th, &h, q, ip(2));
+		ASSERT_RC(grace_queue_put(q, ip(4), NULL, PAST), 0);
+		if (m == 1)
+			ASSERT_RC(grace_queue_shutdown(q, GRACE_SHUTDOWN_IMMEDIATE), 0);
+		uintptr_t sum = 0;
+		ASSERT_RC(grace_queue_free_items(q, dispose_count, &sum), -EBUSY);
+		ASSERT_EQ(sum, 0);
+		ASSERT_EQ(grace_queue_size(q), 3);
+		ASSERT_RC(grace_queue_free(q), -EBUSY);
+		held_end(th, &h);
+		ASSERT_RC(grace_queue_free_items(q, dispose_count, &sum), 0);
+		ASSERT_EQ(sum, 7);
+	}
+}
+
 /* A get on an empty queue, or a put on a full one, spins a while before it
  * sleeps. free and free_items must see a thread there as they see a
  * sleeper: it is inside the call (the queue's test hook holds it at the
@@ -1162,6 +1268,7 @@ TEST_LIST(T(new_and_free), T(enomem_changes_nothing), T(null_and_bad_arguments),
           T(shutdown_drain), T(shutdown_immediate), T(shutdown_modes),
           T(shutdown_wakes_every_blocked_caller), T(drain_hands_back_oldest_first_and_frees_room),
           T(drain_shutdown_waits_for_a_put_in_flight), T(items_behind_a_put_in_flight_wake_their_getters),
-          T(task_done_and_join), T(free_refuses_items_and_waiters),
-          T(free_refuses_a_caller_in_its_spin), T(name_reaches_the_blocked_record),
+          T(task_done_and_join), T(free_refuses_items_and_waiters), T(drain_waits_for_a_put_in_flight),
+          T(drain_wakes_when_a_getter_takes_what_it_waits_for),
+          T(free_items_refuses_a_put_in_flight), T(free_refuses_a_caller_in_its_spin), T(name_reaches_the_blocked_record),
           T(stress_nothing_lost_1p1c), T(stress_nothing_lost_3p3c), T(stress_nothing_lost_4p1c_1p4c))
