@@ -63,7 +63,10 @@
  *
  * join counts: items put (enq), task_done calls (done) and items drained
  * (drained); done + drained <= deq <= enq always, and all_done() reads them
- * in that order so a true answer was true at one moment.
+ * in that order so a true answer was true at one moment. task_done allows
+ * one call per item got, got being deq - drained; a drain counts each item
+ * in drained just after its claim, inside a window (dwin) that task_done
+ * waits out, so that it never takes an item being drained for one got.
  *
  * Lock order: `lock` guards shutdown, the name and the unbounded ring; it is
  * never held while waiting or while another lock is taken.
@@ -74,6 +77,7 @@
 #include "internal.h"
 
 #include <limits.h>
+#include <sched.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -152,7 +156,13 @@ struct grace_queue {
 	_Atomic uint32_t busy; /* threads in a call that waits (see busy_enter): free answers -EBUSY */
 	_Atomic uint64_t done;    /* task_done calls */
 	_Atomic uint64_t drained; /* items handed back by drain */
+	_Atomic uint64_t dwin;    /* drains between a claim and its count: see task_done */
 };
+
+/* dwin: the number of drains inside their window (low 32 bits) and how
+ * many windows have opened (high 32 bits). */
+#define DWIN_ACTIVE(w) ((uint32_t)(w))
+#define DWIN_OPEN (UINT64_C(1) + (UINT64_C(1) << 32))
 
 static void *q_alloc(size_t align, size_t size)
 {
@@ -330,7 +340,10 @@ static int bounded_get(grace_queue *q, void **item, bool drain)
 		uint64_t seq = atomic_load_explicit(&s->seq, memory_order_seq_cst);
 		int64_t dif = (int64_t)(seq - (2 * pos + 1));
 		if (dif == 0) {
-			if (atomic_compare_exchange_weak_explicit(&q->deq, &w, w + 1, memory_order_relaxed,
+			/* Relaxed for a get; seq_cst for a drain, whose claim must
+			 * fall inside its window (dwin) in the total order. */
+			if (atomic_compare_exchange_weak_explicit(&q->deq, &w, w + 1,
+			                                          drain ? memory_order_seq_cst : memory_order_relaxed,
 			                                          memory_order_relaxed)) {
 				*item = slot_take_item(s);
 				claim_hook(1);
@@ -736,11 +749,24 @@ int grace_queue_task_done(grace_queue *q)
 	if (!live(q))
 		return -EINVAL;
 	uint64_t dn = atomic_load_explicit(&q->done, memory_order_relaxed);
-	for (;;) {
-		/* drained before deq: a concurrent drain can only make `got`
-		 * look larger, never refuse a legitimate call. */
-		uint64_t dr = atomic_load_explicit(&q->drained, memory_order_acquire);
-		uint64_t got = POS(atomic_load_explicit(&q->deq, memory_order_acquire)) - dr;
+	for (int spins = 0;; spins++) {
+		/* deq - drained counts the items got only while no drain is
+		 * between a claim and its count: read both between two looks
+		 * at dwin that see no window open and none opened since (a
+		 * seqlock read; the drain's window is a few instructions).
+		 * Seq_cst, as the window's RMWs and the drain's claim: a claim
+		 * seen in deq was made in a window that the second look sees. */
+		uint64_t w1 = atomic_load_explicit(&q->dwin, memory_order_seq_cst);
+		uint64_t dr = atomic_load_explicit(&q->drained, memory_order_seq_cst);
+		uint64_t got = POS(atomic_load_explicit(&q->deq, memory_order_seq_cst)) - dr;
+		if (DWIN_ACTIVE(w1) != 0 || atomic_load_explicit(&q->dwin, memory_order_seq_cst) != w1) {
+			/* A drainer descheduled in its window: let it run. */
+			if (spins < OWN_SPIN)
+				grace__os_pause();
+			else
+				sched_yield();
+			continue;
+		}
 		if (dn >= got)
 			return -EINVAL;
 		if (atomic_compare_exchange_weak_explicit(&q->done, &dn, dn + 1, memory_order_seq_cst,
@@ -836,7 +862,14 @@ ssize_t grace_queue_drain(grace_queue *q, void **items, size_t max)
 			v = atomic_load_explicit(&q->getq.word, memory_order_seq_cst);
 			wq_absorb(&q->getq);
 		}
-		if (try_get(q, &items[n], true) == 0) {
+		/* The claim and its count in drained, inside a window that
+		 * task_done waits out (seq_cst RMWs, as the claim). */
+		atomic_fetch_add_explicit(&q->dwin, DWIN_OPEN, memory_order_seq_cst);
+		int r = try_get(q, &items[n], true);
+		if (r == 0)
+			atomic_fetch_add_explicit(&q->drained, 1, memory_order_seq_cst);
+		atomic_fetch_sub_explicit(&q->dwin, 1, memory_order_seq_cst);
+		if (r == 0) {
 			n++;
 			continue;
 		}
@@ -866,8 +899,6 @@ ssize_t grace_queue_drain(grace_queue *q, void **items, size_t max)
 			wq_signal(&q->getq);
 	}
 	if (n > 0) {
-		/* After the claims: done + drained never exceeds deq. */
-		atomic_fetch_add_explicit(&q->drained, n, memory_order_seq_cst);
 		/* One freed slot, one putter. */
 		for (size_t i = 0; i < n && wq_has_waiters(&q->putq); i++)
 			wq_signal(&q->putq);
