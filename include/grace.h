@@ -297,7 +297,9 @@ GRACE_API int grace_queue_get(grace_queue *q, void **item, grace_stop *stop, gra
 
 /* Mark one item got earlier as processed, as Python's task_done. Returns 0;
  * -EINVAL for NULL, a freed queue, or more calls than items got by
- * grace_queue_get. Thread-safe; never blocks. */
+ * grace_queue_get (items a drain takes never count as got, even while the
+ * drain runs). Thread-safe; never sleeps: beside a drain that has taken an
+ * item and not yet counted it, it waits those few instructions out. */
 GRACE_API int grace_queue_task_done(grace_queue *q);
 
 /* Wait until every item ever put has been marked done with
