@@ -293,11 +293,11 @@ typedef struct grace_queue grace_queue;
 GRACE_API int grace_queue_new(grace_queue **out, size_t capacity);
 
 /* Name the queue for reports: a thread blocked in a queue call is reported
- * as blocked in "queue_get", "queue_put" or "queue_join" on this name. The
- * name is copied; renaming keeps earlier copies until the queue is freed, so
- * a report never reads freed memory. Returns 0; -EINVAL for NULL arguments
- * or a freed queue; -ENOMEM (the old name stays). Thread-safe; never
- * blocks. */
+ * as blocked in "queue_get", "queue_put", "queue_join" or "queue_drain" on
+ * this name. The name is copied; renaming keeps earlier copies until the
+ * queue is freed, so a report never reads freed memory. Returns 0; -EINVAL
+ * for NULL arguments or a freed queue; -ENOMEM (the old name stays).
+ * Thread-safe; never blocks. */
 GRACE_API int grace_queue_set_name(grace_queue *q, const char *name);
 
 /* Append `item` (any value, NULL included), waiting while the queue is full
@@ -330,7 +330,9 @@ GRACE_API int grace_queue_get(grace_queue *q, void **item, grace_stop *stop, gra
 
 /* Mark one item got earlier as processed, as Python's task_done. Returns 0;
  * -EINVAL for NULL, a freed queue, or more calls than items got by
- * grace_queue_get. Thread-safe; never blocks. */
+ * grace_queue_get (items a drain takes never count as got, even while the
+ * drain runs). Thread-safe; never sleeps: beside a drain that has taken an
+ * item and not yet counted it, it waits those few instructions out. */
 GRACE_API int grace_queue_task_done(grace_queue *q);
 
 /* Wait until every item ever put has been marked done with
@@ -346,18 +348,28 @@ GRACE_API int grace_queue_join(grace_queue *q, grace_stop *stop, grace_deadline 
  * GRACE_SHUTDOWN_IMMEDIATE: gets fail at once too and join answers
  * -ESHUTDOWN; the items left stay in the queue for grace_queue_drain (or
  * grace_queue_free_items): nothing is discarded. A put that had already
- * claimed its place completes (it happened before the shutdown). Repeating a
- * mode is a no-op; DRAIN may be upgraded to IMMEDIATE, never the reverse.
- * Returns 0; -EINVAL for NULL, a freed queue, an unknown mode, or DRAIN
- * after IMMEDIATE (nothing changes). Thread-safe; never blocks. */
+ * claimed its place completes (it happened before the shutdown), and
+ * grace_queue_drain waits for its item. Repeating a mode is a no-op; DRAIN
+ * may be upgraded to IMMEDIATE, never the reverse. Returns 0; -EINVAL for
+ * NULL, a freed queue, an unknown mode, or DRAIN after IMMEDIATE (nothing
+ * changes). Thread-safe; never blocks. */
 GRACE_API int grace_queue_shutdown(grace_queue *q, int mode);
 
 /* Move up to `max` leftover items, oldest first, into items[], handing them
  * back to the caller, who owns them afterwards. Works before or after a
- * shutdown, IMMEDIATE included. Drained items count as done for join, and
- * the freed slots wake blocked putters. Returns the count moved (0 when
- * empty); -EINVAL for a NULL or freed queue, or NULL `items` with max > 0.
- * Thread-safe; never blocks. */
+ * shutdown, IMMEDIATE included. The drain owes every item whose put had
+ * claimed its place before the drain began, every put that has returned 0
+ * among them: it hands them all back, as far as `max` allows and unless
+ * gets take them first. Where such a put has claimed its place but not yet
+ * stored its item, the drain waits for it, asleep until that put wakes it.
+ * So an answer below `max` means that every item put before the call has
+ * come out, and after a shutdown that the queue is empty for good. Drained
+ * items count as done for join, and the freed slots wake blocked putters.
+ * Returns the count moved (0 when empty or `max` is 0); -EINVAL for a NULL
+ * or freed queue, or NULL `items` with max > 0. Thread-safe; blocks only
+ * for a put already under way, which is a few instructions from done
+ * unless its thread is descheduled (no stop or deadline applies: the wait
+ * ends when that put does). */
 GRACE_API ssize_t grace_queue_drain(grace_queue *q, void **items, size_t max);
 
 /* The number of items in the queue at this moment, counting puts still
@@ -368,12 +380,23 @@ GRACE_API size_t grace_queue_size(const grace_queue *q);
  * nothing, while it holds items (drain them first, or use
  * grace_queue_free_items) or a thread waits in a get, put or join on it;
  * -EINVAL for a queue already freed (detected while its memory is still
- * valid). No call on the queue may be running or start afterwards. */
+ * valid). A thread waits, for this rule, from the moment its call finds
+ * that it must wait (a get finds the queue empty, a put finds it full, a
+ * join finds tasks not done, with a deadline not yet past) until the call
+ * returns: its brief spin before it sleeps included. A call that does not
+ * wait (a put or get that completes or fails at its first try, a try with
+ * a past deadline, task_done, shutdown, size, set_name) is not counted, so
+ * that the fast path writes nothing shared: the caller must know that none
+ * is running, as it must know that no call starts afterwards. A drain that
+ * waits for a put under way (see grace_queue_drain) is counted too. */
 GRACE_API int grace_queue_free(grace_queue *q);
 
 /* Call dispose(item, arg) on every leftover item, oldest first, then free
  * the queue. Returns 0; -EBUSY, changing nothing, while a thread waits on
- * it; -EINVAL for a NULL or freed queue or NULL `dispose`. */
+ * it (as grace_queue_free counts them, a drain that waits included) or an
+ * item is still arriving (a put has claimed its place and not yet stored
+ * its item: that thread is inside its call); -EINVAL for a NULL or freed
+ * queue or NULL `dispose`. */
 GRACE_API int grace_queue_free_items(grace_queue *q, void (*dispose)(void *item, void *arg), void *arg);
 
 /* ------------------------------------------------------------------------

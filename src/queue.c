@@ -42,9 +42,31 @@
  * word and wakes all: a waiter that read its word before the bump cannot
  * sleep through it, and one that read it after sees the flags.
  *
+ * Drain owes every item whose put claimed its place before the drain
+ * began (`end`, read from enq first): those puts may have returned 0, and
+ * after a shutdown nothing else will ever arrive. When the head's put has
+ * claimed but not published, drain waits for it as a getter would:
+ * registered on getq, re-trying after each wake-up, passing a wake-up on
+ * when it leaves. Its condition differs from a getter's (a getter may take
+ * the item it waits for, and a getter that leaves with an item signals
+ * only for the next), so while a drain waits, getq's signals wake every
+ * waiter. It stops once deq reaches `end` (gets took the rest) or
+ * `max` items. free_items answers -EBUSY instead while such a put is in
+ * flight: that thread is still inside its call.
+ *
+ * Who free sees: `busy` counts each thread in a call from the moment it
+ * knows it must wait (put_slow and get_slow before their spin, join before
+ * it sleeps, drain before it waits) until its last touch of the queue.
+ * The first try of a put or get and the calls that never wait write
+ * nothing shared for it, so the fast path stays as cheap as the ring; a
+ * free racing one of those is the caller's race (grace.h says so).
+ *
  * join counts: items put (enq), task_done calls (done) and items drained
  * (drained); done + drained <= deq <= enq always, and all_done() reads them
- * in that order so a true answer was true at one moment.
+ * in that order so a true answer was true at one moment. task_done allows
+ * one call per item got, got being deq - drained; a drain counts each item
+ * in drained just after its claim, inside a window (dwin) that task_done
+ * waits out, so that it never takes an item being drained for one got.
  *
  * Lock order: `lock` guards shutdown, the name and the unbounded ring; it is
  * never held while waiting or while another lock is taken.
@@ -55,6 +77,7 @@
 #include "internal.h"
 
 #include <limits.h>
+#include <sched.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -70,8 +93,10 @@
 /* Allocation fault injection for the tests: when positive, the Nth queue
  * allocation from now fails (see tests/queue_test.c). */
 
-/* Test hook: when set, called by a bounded put (0) or get (1) between its
- * claim and its publish, so a test can hold an operation in flight. */
+/* Test hook: when set, called by a bounded put (side 0) or get (side 1)
+ * between its claim and its publish, so a test can hold an operation in
+ * flight; and by put_slow (2) and get_slow (3) once they count themselves
+ * in `busy`, before their spin, so a test can hold a caller there. */
 _Atomic(grace__queue_hook_fn) grace__queue_claim_hook;
 
 static inline void claim_hook(int side)
@@ -89,9 +114,12 @@ struct slot {
 
 /* One side's waiters: the word they sleep on, and in `count` the number of
  * registered waiters (low 32 bits) and of wake-ups issued that no waiter
- * has absorbed yet (high 32 bits). */
+ * has absorbed yet (high 32 bits). `drainers` counts the drains among the
+ * getters' waiters: a drain waits for a given slot, which a getter may take
+ * without passing anything on, so while one waits a signal wakes them all. */
 struct waitq {
 	_Atomic uint32_t word;
+	_Atomic uint32_t drainers;
 	_Atomic uint64_t count;
 };
 
@@ -125,10 +153,16 @@ struct grace_queue {
 	_Alignas(64) struct waitq putq; /* putters waiting for room */
 	_Alignas(64) _Atomic uint32_t join_word;
 	_Atomic uint32_t joiners;
-	_Atomic uint32_t busy; /* threads inside a waiting path: free answers -EBUSY */
+	_Atomic uint32_t busy; /* threads in a call that waits (see busy_enter): free answers -EBUSY */
 	_Atomic uint64_t done;    /* task_done calls */
 	_Atomic uint64_t drained; /* items handed back by drain */
+	_Atomic uint64_t dwin;    /* drains between a claim and its count: see task_done */
 };
+
+/* dwin: the number of drains inside their window (low 32 bits) and how
+ * many windows have opened (high 32 bits). */
+#define DWIN_ACTIVE(w) ((uint32_t)(w))
+#define DWIN_OPEN (UINT64_C(1) + (UINT64_C(1) << 32))
 
 static void *q_alloc(size_t align, size_t size)
 {
@@ -187,7 +221,11 @@ static void wake_all(_Atomic uint32_t *w)
 
 /* Wake one waiter, unless every registered waiter already has a wake-up
  * coming: then nothing (no system call while a woken waiter is on its
- * way). Seq_cst load: the second half of a waker's Dekker pair. */
+ * way). Seq_cst load: the second half of a waker's Dekker pair. While a
+ * drain waits, wake every waiter: the drain must re-check even when a
+ * getter takes the item. Seq_cst load of `drainers`, after the CAS: a
+ * drain counts itself there before it registers, so a CAS that saw its
+ * registration is followed by a load that sees it. */
 static inline void wq_signal(struct waitq *wq)
 {
 	uint64_t c = atomic_load_explicit(&wq->count, memory_order_seq_cst);
@@ -195,7 +233,8 @@ static inline void wq_signal(struct waitq *wq)
 		if (atomic_compare_exchange_weak_explicit(&wq->count, &c, c + WQ_TOKEN, memory_order_seq_cst,
 		                                          memory_order_seq_cst)) {
 			atomic_fetch_add_explicit(&wq->word, 1, memory_order_seq_cst);
-			grace__wake(&wq->word, 1);
+			bool all = atomic_load_explicit(&wq->drainers, memory_order_seq_cst) != 0;
+			grace__wake(&wq->word, all ? INT32_MAX : 1);
 			return;
 		}
 	}
@@ -233,6 +272,24 @@ static void wq_leave(struct waitq *wq)
 static inline bool wq_has_waiters(struct waitq *wq)
 {
 	return WQ_WAITERS(atomic_load_explicit(&wq->count, memory_order_seq_cst)) != 0;
+}
+
+/* A call that is going to wait (spin, then sleep) counts itself in `busy`
+ * from before its first spin until its last touch of the queue, so that
+ * free and free_items answer -EBUSY while it is inside. The first try of a
+ * put or get, and the calls that never wait, are not counted: the fast
+ * path costs no shared write (see grace_queue_free in grace.h). Relaxed:
+ * a free that must see the count is ordered after it by whatever told its
+ * caller that this thread is inside the call. */
+static inline void busy_enter(grace_queue *q)
+{
+	atomic_fetch_add_explicit(&q->busy, 1, memory_order_relaxed);
+}
+
+/* Release, the caller's last touch of q: pairs with free's acquire. */
+static inline void busy_leave(grace_queue *q)
+{
+	atomic_fetch_sub_explicit(&q->busy, 1, memory_order_release);
 }
 
 /* ---- the two try-operations: 0, -EAGAIN (full/empty), -ESHUTDOWN ---- */
@@ -283,7 +340,10 @@ static int bounded_get(grace_queue *q, void **item, bool drain)
 		uint64_t seq = atomic_load_explicit(&s->seq, memory_order_seq_cst);
 		int64_t dif = (int64_t)(seq - (2 * pos + 1));
 		if (dif == 0) {
-			if (atomic_compare_exchange_weak_explicit(&q->deq, &w, w + 1, memory_order_relaxed,
+			/* Relaxed for a get; seq_cst for a drain, whose claim must
+			 * fall inside its window (dwin) in the total order. */
+			if (atomic_compare_exchange_weak_explicit(&q->deq, &w, w + 1,
+			                                          drain ? memory_order_seq_cst : memory_order_relaxed,
 			                                          memory_order_relaxed)) {
 				*item = slot_take_item(s);
 				claim_hook(1);
@@ -505,11 +565,28 @@ int grace_queue_free(grace_queue *q)
 	return 0;
 }
 
+/* Whether a put has claimed a place in the ring and not yet stored its
+ * item there (an unbounded put stores under the lock: never). Acquire
+ * loads: a slot seen published has its item visible. */
+static bool put_in_flight(grace_queue *q)
+{
+	if (q->cap == 0)
+		return false;
+	uint64_t p = POS(atomic_load_explicit(&q->deq, memory_order_acquire));
+	uint64_t e = POS(atomic_load_explicit(&q->enq, memory_order_acquire));
+	for (; p < e; p++)
+		if (atomic_load_explicit(&slot_at(q, p)->seq, memory_order_acquire) != 2 * p + 1)
+			return true;
+	return false;
+}
+
 int grace_queue_free_items(grace_queue *q, void (*dispose)(void *item, void *arg), void *arg)
 {
 	if (!live(q) || dispose == NULL)
 		return -EINVAL;
-	if (atomic_load_explicit(&q->busy, memory_order_acquire) != 0)
+	/* An item still arriving would be missed, and so would every item
+	 * behind it, while its put writes into the freed ring. */
+	if (atomic_load_explicit(&q->busy, memory_order_acquire) != 0 || put_in_flight(q))
 		return -EBUSY;
 	void *item;
 	while (try_get(q, &item, true) == 0)
@@ -525,20 +602,21 @@ static int put_slow(grace_queue *q, void *item, grace_stop *stop, grace_deadline
 	int r;
 	if (d != GRACE_FOREVER && grace__os_now() >= d)
 		return -ETIMEDOUT; /* a try: no spin, no registration */
+	busy_enter(q);
+	claim_hook(2);
 	for (int i = 0; i < OWN_SPIN; i++) {
 		grace__os_pause();
-		if (grace_stop_requested(stop))
-			return -ECANCELED;
-		r = try_put(q, item);
-		if (r == 0) {
-			after_put(q);
-			return 0;
+		if (grace_stop_requested(stop)) {
+			r = -ECANCELED;
+			goto out;
 		}
+		r = try_put(q, item);
+		if (r == 0)
+			after_put(q);
 		if (r != -EAGAIN)
-			return r;
+			goto out;
 	}
 
-	atomic_fetch_add_explicit(&q->busy, 1, memory_order_relaxed);
 	wq_register(&q->putq);
 	struct grace__site site = {"queue_put", name_read(q), 0};
 	for (;;) {
@@ -562,8 +640,8 @@ static int put_slow(grace_queue *q, void *item, grace_stop *stop, grace_deadline
 	 * next free slot deserves (on success). -ESHUTDOWN woke everyone. */
 	if (r != -ESHUTDOWN && has_room(q))
 		wq_signal(&q->putq);
-	/* Release, our last touch of q: pairs with free's acquire. */
-	atomic_fetch_sub_explicit(&q->busy, 1, memory_order_release);
+out:
+	busy_leave(q);
 	return r;
 }
 
@@ -588,20 +666,21 @@ static int get_slow(grace_queue *q, void **item, grace_stop *stop, grace_deadlin
 	int r;
 	if (d != GRACE_FOREVER && grace__os_now() >= d)
 		return -ETIMEDOUT;
+	busy_enter(q);
+	claim_hook(3);
 	for (int i = 0; i < OWN_SPIN; i++) {
 		grace__os_pause();
-		if (grace_stop_requested(stop))
-			return -ECANCELED;
-		r = try_get(q, item, false);
-		if (r == 0) {
-			after_get(q);
-			return 0;
+		if (grace_stop_requested(stop)) {
+			r = -ECANCELED;
+			goto out;
 		}
+		r = try_get(q, item, false);
+		if (r == 0)
+			after_get(q);
 		if (r != -EAGAIN)
-			return r;
+			goto out;
 	}
 
-	atomic_fetch_add_explicit(&q->busy, 1, memory_order_relaxed);
 	wq_register(&q->getq);
 	struct grace__site site = {"queue_get", name_read(q), 0};
 	for (;;) {
@@ -623,7 +702,8 @@ static int get_slow(grace_queue *q, void **item, grace_stop *stop, grace_deadlin
 		after_get(q);
 	if (r != -ESHUTDOWN && has_item(q))
 		wq_signal(&q->getq);
-	atomic_fetch_sub_explicit(&q->busy, 1, memory_order_release);
+out:
+	busy_leave(q);
 	return r;
 }
 
@@ -669,11 +749,24 @@ int grace_queue_task_done(grace_queue *q)
 	if (!live(q))
 		return -EINVAL;
 	uint64_t dn = atomic_load_explicit(&q->done, memory_order_relaxed);
-	for (;;) {
-		/* drained before deq: a concurrent drain can only make `got`
-		 * look larger, never refuse a legitimate call. */
-		uint64_t dr = atomic_load_explicit(&q->drained, memory_order_acquire);
-		uint64_t got = POS(atomic_load_explicit(&q->deq, memory_order_acquire)) - dr;
+	for (int spins = 0;; spins++) {
+		/* deq - drained counts the items got only while no drain is
+		 * between a claim and its count: read both between two looks
+		 * at dwin that see no window open and none opened since (a
+		 * seqlock read; the drain's window is a few instructions).
+		 * Seq_cst, as the window's RMWs and the drain's claim: a claim
+		 * seen in deq was made in a window that the second look sees. */
+		uint64_t w1 = atomic_load_explicit(&q->dwin, memory_order_seq_cst);
+		uint64_t dr = atomic_load_explicit(&q->drained, memory_order_seq_cst);
+		uint64_t got = POS(atomic_load_explicit(&q->deq, memory_order_seq_cst)) - dr;
+		if (DWIN_ACTIVE(w1) != 0 || atomic_load_explicit(&q->dwin, memory_order_seq_cst) != w1) {
+			/* A drainer descheduled in its window: let it run. */
+			if (spins < OWN_SPIN)
+				grace__os_pause();
+			else
+				sched_yield();
+			continue;
+		}
 		if (dn >= got)
 			return -EINVAL;
 		if (atomic_compare_exchange_weak_explicit(&q->done, &dn, dn + 1, memory_order_seq_cst,
@@ -698,7 +791,7 @@ int grace_queue_join(grace_queue *q, grace_stop *stop, grace_deadline d)
 		return -ETIMEDOUT;
 
 	int r;
-	atomic_fetch_add_explicit(&q->busy, 1, memory_order_relaxed);
+	busy_enter(q);
 	atomic_fetch_add_explicit(&q->joiners, 1, memory_order_seq_cst);
 	struct grace__site site = {"queue_join", name_read(q), 0};
 	for (;;) {
@@ -720,7 +813,7 @@ int grace_queue_join(grace_queue *q, grace_stop *stop, grace_deadline d)
 			break;
 	}
 	atomic_fetch_sub_explicit(&q->joiners, 1, memory_order_seq_cst);
-	atomic_fetch_sub_explicit(&q->busy, 1, memory_order_release);
+	busy_leave(q);
 	return r;
 }
 
@@ -757,16 +850,61 @@ ssize_t grace_queue_drain(grace_queue *q, void **items, size_t max)
 		return -EINVAL;
 	if (max > SSIZE_MAX)
 		max = SSIZE_MAX;
+	/* What the drain owes: every place claimed before it began, so every
+	 * item whose put has returned. Seq_cst, as the loads below. */
+	uint64_t end = POS(atomic_load_explicit(&q->enq, memory_order_seq_cst));
 	size_t n = 0;
-	while (n < max && try_get(q, &items[n], true) == 0)
-		n++;
-	if (n == 0)
-		return 0;
-	/* After the claims: done + drained never exceeds deq. */
-	atomic_fetch_add_explicit(&q->drained, n, memory_order_seq_cst);
-	/* One freed slot, one putter. */
-	for (size_t i = 0; i < n && wq_has_waiters(&q->putq); i++)
-		wq_signal(&q->putq);
-	wake_joiners_if_done(q);
+	bool waiting = false;
+	struct grace__site site = {"queue_drain", NULL, 0};
+	uint32_t v = 0;
+	while (n < max) {
+		if (waiting) {
+			v = atomic_load_explicit(&q->getq.word, memory_order_seq_cst);
+			wq_absorb(&q->getq);
+		}
+		/* The claim and its count in drained, inside a window that
+		 * task_done waits out (seq_cst RMWs, as the claim). */
+		atomic_fetch_add_explicit(&q->dwin, DWIN_OPEN, memory_order_seq_cst);
+		int r = try_get(q, &items[n], true);
+		if (r == 0)
+			atomic_fetch_add_explicit(&q->drained, 1, memory_order_seq_cst);
+		atomic_fetch_sub_explicit(&q->dwin, 1, memory_order_seq_cst);
+		if (r == 0) {
+			n++;
+			continue;
+		}
+		/* Taken by gets, or never claimed before we began: done. */
+		if (POS(atomic_load_explicit(&q->deq, memory_order_seq_cst)) >= end)
+			break;
+		/* The head's put has claimed its place and has not stored its
+		 * item yet: a few instructions away, unless its thread is
+		 * descheduled. Wait for it as a getter does (its publish signals
+		 * a registered getter, or wakes all into a closed queue), and
+		 * re-try once registered: the Dekker pair of the top comment. */
+		if (!waiting) {
+			busy_enter(q);
+			atomic_fetch_add_explicit(&q->getq.drainers, 1, memory_order_seq_cst);
+			wq_register(&q->getq);
+			site.name = name_read(q);
+			waiting = true;
+			continue;
+		}
+		grace__wait(&q->getq.word, v, NULL, GRACE_FOREVER, &site);
+	}
+	if (waiting) {
+		wq_leave(&q->getq);
+		atomic_fetch_sub_explicit(&q->getq.drainers, 1, memory_order_seq_cst);
+		/* Pass on a wake-up we may have absorbed, as a getter does. */
+		if (has_item(q))
+			wq_signal(&q->getq);
+	}
+	if (n > 0) {
+		/* One freed slot, one putter. */
+		for (size_t i = 0; i < n && wq_has_waiters(&q->putq); i++)
+			wq_signal(&q->putq);
+		wake_joiners_if_done(q);
+	}
+	if (waiting)
+		busy_leave(q);
 	return (ssize_t)n;
 }

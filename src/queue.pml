@@ -8,8 +8,10 @@
  * deq), the waiter accounting of each side (wq_register, wq_absorb,
  * wq_leave, wq_signal: registered waiters and wake-up tokens), the pass-on
  * of a wake-up by a waiter that leaves, after_put's wake-all into a closed
- * queue, grace_queue_shutdown (DRAIN and IMMEDIATE), grace_queue_drain,
- * and the futex_waitv engine of the wait core (grace__wait and
+ * queue, grace_queue_shutdown (DRAIN and IMMEDIATE), grace_queue_drain
+ * (which waits, as a getter does, for a put that claimed its place before
+ * the drain began and has not published it; while it waits the getters'
+ * signals wake every sleeper of getq), and the futex_waitv engine of the wait core (grace__wait and
  * sleep_with_stop in src/wait.c, the stop's word as in src/wait.pml).
  * Each shared-memory access of the C code is one step; a read-modify-write
  * is one atomic step. A CAS loop whose loaded value serves only the CAS is
@@ -49,7 +51,10 @@
  *    after a shutdown, a get's -ESHUTDOWN only after an IMMEDIATE one or,
  *    after a DRAIN, with nothing queued and no put in flight (the
  *    in-flight put rule: a put that claimed before the shutdown completes
- *    and its item is delivered).
+ *    and its item is delivered);
+ *  - drain owes: when a drain returns, every item whose put had answered 0
+ *    before the drain began has been got or drained (asserted at its
+ *    return); and the drain returns (it is part of "no deadlock").
  *
  * Protocol variants that drop one step, each of which spin must refute
  * (tests/model_test.sh checks that it does):
@@ -69,6 +74,12 @@
  *    getter that sleeps on.
  *  - BUG_NO_ABSORB: a waiter re-tries without absorbing the tokens, so a
  *    token spent on a getter robbed of its item blocks later signals.
+ *  - BUG_DRAIN_STOPS_AT_INFLIGHT: the drain stops at the first slot it
+ *    cannot take, as it did before it waited: a put in flight at the head
+ *    strands the items behind it, whose puts have returned 0.
+ *  - BUG_DRAIN_WOKEN_AS_ONE: a signal wakes one sleeper even while a drain
+ *    waits: the getter it wakes takes the item, and the drain, with nothing
+ *    left to wait for, sleeps on.
  *
  * Size: CAP slots; NG getters and NP putters, each putter putting PUTS
  * distinct items, each getter getting until a call fails or (-DGETS=n)
@@ -77,7 +88,8 @@
  * -DTIMED getter 0 and putter 0 also have a deadline; SPURIOUS gives each
  * sleep one spurious wake-up. The shutdown process does nothing, a DRAIN or
  * an IMMEDIATE shutdown (-DUPGRADE: also DRAIN then IMMEDIATE), then
- * grace_queue_drain or not.
+ * grace_queue_drain or not; its drain sleeps as thread NT (no stop, no
+ * deadline, no spurious wake-up).
  */
 
 #ifndef CAP
@@ -96,6 +108,7 @@
 #define STOPS (1 | (1 << NG)) /* bit k: thread k has the stop */
 #endif
 #define NT (NG + NP) /* threads: getters 0..NG-1, putters NG..NT-1 */
+#define NTH (NT + 1) /* and thread NT, the shutdown process, whose drain may sleep */
 #define NI (NP * PUTS) /* items 1..NI */
 
 /* Positions (src/queue.c): bit 7 here stands for bit 63. */
@@ -131,6 +144,7 @@ byte enq, deq;    /* grace_queue.enq, .deq (| CLOSED) */
 byte seq[CAP];    /* slot.seq */
 byte item[CAP];   /* slot.item */
 byte gword, gwaiters, gtokens; /* getq.word, and getq.count's halves */
+byte gdrainers;   /* getq.drainers: drains among the getters' waiters */
 byte pword, pwaiters, ptokens; /* putq */
 byte sw;          /* grace_stop.flag.word */
 
@@ -139,12 +153,12 @@ byte ist[NI + 1];  /* each item's life */
 byte pres[NI + 1]; /* its put's result + 1; 0 while the put runs */
 byte queued;       /* items published and not yet claimed by a get */
 byte inflight;     /* puts that claimed and have not published */
-byte st[NT];       /* W_CALL, W_ASLEEP, W_DONE */
-bool hasstop[NT];
-bool timed[NT];
-bool expired[NT];
-byte spur[NT];
-byte fx[NT];       /* the futex words thread i sleeps on; 0: awake */
+byte st[NTH];       /* W_CALL, W_ASLEEP, W_DONE */
+bool hasstop[NTH];
+bool timed[NTH];
+bool expired[NTH];
+byte spur[NTH];
+byte fx[NTH];       /* the futex words thread i sleeps on; 0: awake */
 bool shut_done;
 bool stop_done;
 hidden byte wj, wn;
@@ -155,7 +169,7 @@ inline futex_wake_all(fxb)
 	d_step {
 		wj = 0;
 		do
-		:: wj < NT -> if
+		:: wj < NTH -> if
 			:: (fx[wj] & fxb) != 0 -> fx[wj] = 0
 			:: else -> skip
 			fi;
@@ -173,7 +187,7 @@ inline futex_wake_one(fxb)
 		wj = 0;
 		wn = 0;
 		do
-		:: wj < NT -> if
+		:: wj < NTH -> if
 			:: (fx[wj] & fxb) != 0 -> wn++
 			:: else -> skip
 			fi;
@@ -276,7 +290,7 @@ inline gwait(word, fxb)
 /* wq_signal: wake one waiter unless every waiter has a wake-up coming.
  * The load and CAS loop is one conditional RMW; then the word, then the
  * wake. */
-inline wq_signal(word, waiters, tokens, fxb)
+inline wq_signal(word, waiters, tokens, drainers, fxb)
 {
 	d_step {
 		if
@@ -285,7 +299,17 @@ inline wq_signal(word, waiters, tokens, fxb)
 		fi
 	};
 	if
-	:: ok -> word++; futex_wake_one(fxb); ok = 0
+	:: ok -> word++;
+#ifndef BUG_DRAIN_WOKEN_AS_ONE
+		/* A drain waits among the getters: wake them all. */
+		if
+		:: drainers != 0 -> futex_wake_all(fxb)
+		:: else -> futex_wake_one(fxb)
+		fi;
+#else
+		futex_wake_one(fxb);
+#endif
+		ok = 0
 	:: else -> skip
 	fi
 }
@@ -409,7 +433,7 @@ inline after_put()
 #endif
 	:: else ->
 #ifndef BUG_READ_WAITERS_BEFORE_PUBLISH
-		wq_signal(gword, gwaiters, gtokens, FX_GW)
+		wq_signal(gword, gwaiters, gtokens, gdrainers, FX_GW)
 #else
 		/* The waiter count was read before the publish (in put). */
 		if
@@ -444,7 +468,7 @@ proctype getter(byte i)
 		fi;
 		try_get(0, I_GOT);
 		if
-		:: r == R_OK -> wq_signal(pword, pwaiters, ptokens, FX_PW); goto ret
+		:: r == R_OK -> wq_signal(pword, pwaiters, ptokens, 0, FX_PW); goto ret
 		:: r != R_OK && r != R_AGAIN -> goto ret
 		:: else -> skip
 		fi;
@@ -485,7 +509,7 @@ leave:
 		p = 0;
 		d_step { gwaiters--; gtokens = 0 };
 		if
-		:: r == R_OK -> wq_signal(pword, pwaiters, ptokens, FX_PW)
+		:: r == R_OK -> wq_signal(pword, pwaiters, ptokens, 0, FX_PW)
 		:: else -> skip
 		fi;
 #if defined(BUG_NO_PASS_ON)
@@ -501,7 +525,7 @@ leave:
 			/* has_item(q): the head slot is published. */
 			w = POS(deq);
 			if
-			:: seq[w % CAP] == 2 * w + 1 -> w = 0; wq_signal(gword, gwaiters, gtokens, FX_GW)
+			:: seq[w % CAP] == 2 * w + 1 -> w = 0; wq_signal(gword, gwaiters, gtokens, gdrainers, FX_GW)
 			:: else -> w = 0
 			fi
 		:: else -> skip
@@ -590,7 +614,7 @@ leave:
 			/* has_room(q): the next put's slot is free. */
 			w = POS(enq);
 			if
-			:: seq[w % CAP] == 2 * w -> w = 0; wq_signal(pword, pwaiters, ptokens, FX_PW)
+			:: seq[w % CAP] == 2 * w -> w = 0; wq_signal(pword, pwaiters, ptokens, 0, FX_PW)
 			:: else -> w = 0
 			fi
 		:: else -> skip
@@ -642,7 +666,9 @@ inline shutdown(mode)
 active proctype shutter()
 {
 	byte w, s, e, r, gi, took, n, m, state;
-	bool ok;
+	byte i = NT, v, sv, dend, k;
+	byte owed; /* bit k: item k was owed to the drain */
+	bool ok, passed, dwaiting; /* i: the drain's thread (no stop, deadline or spurious wake-up) */
 
 #ifndef NO_SHUTDOWN
 	if
@@ -666,17 +692,78 @@ active proctype shutter()
 	:: skip
 #ifndef NO_DRAIN
 	:: /* grace_queue_drain(q, items, NI) */
-		do
-		:: try_get(1, I_DRAINED);
-			if
-			:: r == R_OK -> skip
+		/* What it owes: the places claimed before it began (ghost: the
+		 * items whose puts have answered 0 by now are among them). */
+		d_step {
+			dend = POS(enq);
+			k = 1;
+			do
+			:: k <= NI ->
+				if
+				:: pres[k] == R_OK + 1 -> owed = owed | (1 << k)
+				:: else -> skip
+				fi;
+				k++
 			:: else -> break
+			od;
+			k = 0
+		};
+dloop:
+		if
+		:: dwaiting -> v = gword; gtokens = 0 /* wq_absorb */
+		:: else -> skip
+		fi;
+		try_get(1, I_DRAINED);
+		if
+		:: r == R_OK -> goto dloop
+		:: else -> skip
+		fi;
+#ifdef BUG_DRAIN_STOPS_AT_INFLIGHT
+		goto dleave;
+#endif
+		/* Gets took the rest, or nothing was claimed before it began. */
+		if
+		:: POS(deq) >= dend -> goto dleave
+		:: else -> skip
+		fi;
+		/* The head's put is in flight: wait for it as a getter does. */
+		if
+		:: !dwaiting -> gdrainers++; gwaiters++; dwaiting = 1; goto dloop
+		:: else -> skip
+		fi;
+		gwait(gword, FX_GW);
+		goto dloop;
+dleave:
+		if
+		:: dwaiting ->
+			d_step { gwaiters--; gtokens = 0 };
+			gdrainers--;
+			dwaiting = 0;
+			/* Pass a wake-up on: has_item(q). */
+			w = POS(deq);
+			if
+			:: seq[w % CAP] == 2 * w + 1 -> w = 0; wq_signal(gword, gwaiters, gtokens, gdrainers, FX_GW)
+			:: else -> w = 0
 			fi
-		od;
+		:: else -> skip
+		fi;
+		/* Every item owed has come out: drained now, or got. */
+		d_step {
+			k = 1;
+			do
+			:: k <= NI ->
+				assert(((owed >> k) & 1) == 0 || ist[k] != I_QUEUED);
+				k++
+			:: else -> break
+			od;
+			k = 0;
+			owed = 0;
+			dend = 0
+		};
 		n = took;
 		/* One freed slot, one putter. */
 		do
-		:: n > 0 && pwaiters != 0 -> n--; wq_signal(pword, pwaiters, ptokens, FX_PW)
+		:: n > 0 && pwaiters != 0 -> n--; wq_signal(pword, pwaiters, ptokens, 0, FX_PW)
 		:: else -> break
 		od;
 		took = 0

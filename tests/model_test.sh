@@ -134,6 +134,10 @@ run queue-cap2 pass -DNG=1 -DNP=2 -DCAP=2 -DNO_SHUTDOWN -DNO_DRAIN -DSTOPS=2
 # DRAIN upgraded to IMMEDIATE, drain, the stop, deadlines and spurious
 # wake-ups on one getter and one putter.
 run queue-upgrade-timed pass -DNG=1 -DNP=1 -DUPGRADE -DTIMED -DSPURIOUS
+# drain waits for puts in flight on two slots, and hands back all it owes.
+run queue-drain-inflight pass -DNG=0 -DNP=2 -DCAP=2 -DNO_STOP -DSTOPS=0
+# drain waits beside a getter that may take the item it waits for.
+run queue-drain-get pass -DNG=1 -DNP=1 -DNO_STOP -DSTOPS=0
 
 run queue-bug-no-pass-on fail -DNG=2 -DNP=1 -DNO_SHUTDOWN -DNO_DRAIN -DSTOPS=1 -DBUG_NO_PASS_ON
 run queue-bug-no-recheck fail -DNG=1 -DNP=1 -DNO_STOP -DNO_SHUTDOWN -DNO_DRAIN -DBUG_NO_RECHECK
@@ -143,6 +147,8 @@ run queue-bug-closed-put-signals-one fail -DNG=2 -DNP=1 -DNO_STOP -DNO_DRAIN -DB
 run queue-bug-no-pass-on-success fail -DNG=2 -DNP=2 -DCAP=2 -DGETS=1 -DNO_STOP -DNO_SHUTDOWN -DNO_DRAIN \
 	-DSTOPS=0 -DBUG_NO_PASS_ON_SUCCESS
 run queue-bug-no-absorb fail -DNG=2 -DNP=1 -DPUTS=2 -DNO_STOP -DNO_SHUTDOWN -DNO_DRAIN -DBUG_NO_ABSORB
+run queue-bug-drain-stops-at-inflight fail -DNG=0 -DNP=2 -DCAP=2 -DNO_STOP -DSTOPS=0 -DBUG_DRAIN_STOPS_AT_INFLIGHT
+run queue-bug-drain-woken-as-one fail -DNG=1 -DNP=1 -DNO_STOP -DSTOPS=0 -DBUG_DRAIN_WOKEN_AS_ONE
 
 if [ "${GRACE_MODEL_FULL:-0}" = 1 ]; then
 	run full-queue-timed pass -DNG=2 -DNP=1 -DNO_SHUTDOWN -DNO_DRAIN -DTIMED -DSPURIOUS

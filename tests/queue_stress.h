@@ -9,7 +9,11 @@
  * shutdown); consumers get with random deadlines until stopped or shut
  * down, marking each item done. Meanwhile the controller requests random
  * stops and drains at random moments, then shuts the queue down (DRAIN or
- * IMMEDIATE, sometimes both) at a random moment. Once everyone has
+ * IMMEDIATE, sometimes both) at a random moment. After an IMMEDIATE
+ * shutdown it drains at once, while producers may still be in their puts,
+ * until a drain answers 0: every item whose put had returned before must
+ * have come out by then (a drain that stops at a put still in flight
+ * strands the items behind it; each counts as lost). Once everyone has
  * returned it drains the rest and checks that every item put was got or
  * drained exactly once, that no item whose put failed appeared, that each
  * consumer (and the drains) saw each producer's items in order, that join
@@ -49,6 +53,7 @@ struct qs_worker {
 	grace_stop *stop;
 	unsigned seed;
 	uint64_t put; /* producer: items put, numbered 0..put-1 */
+	_Atomic uint64_t reported; /* producer: puts that have returned 0 so far */
 	void **log;   /* consumer: items got, in order */
 	size_t nlog;
 };
@@ -108,7 +113,7 @@ static void qs_produce(struct qs_worker *w)
 	while (k < (uint64_t)s->per_producer) {
 		int r = grace_queue_put(s->q, qs_item(w->id, k), w->stop, qs_deadline(&w->seed));
 		if (r == 0)
-			k++;
+			atomic_store_explicit(&w->reported, ++k, memory_order_release);
 		else if (r != -ETIMEDOUT)
 			break; /* -ECANCELED or -ESHUTDOWN: the item was not enqueued */
 	}
@@ -242,6 +247,7 @@ static uint64_t qs_round(struct qs *s)
 	}
 	for (int i = 0; i < s->np + s->nc; i++) {
 		s->w[i].put = 0;
+		atomic_store(&s->w[i].reported, 0);
 		s->w[i].nlog = 0;
 		if (grace_stop_new(&s->w[i].stop, NULL) != 0) {
 			s->t.free_failed++;
@@ -268,6 +274,22 @@ static uint64_t qs_round(struct qs *s)
 		qs_spin(seed, 1000);
 		qs_drain_some(s, qs_rand(seed) % 4);
 		grace_queue_shutdown(s->q, GRACE_SHUTDOWN_IMMEDIATE);
+	}
+	/* IMMEDIATE: no get takes anything now and no put claims a place, so
+	 * draining until a drain answers 0 must hand back every item whose put
+	 * had returned before the first of these drains began. */
+	uint64_t reported[QS_MAX_THREADS] = {0};
+	size_t checked = s->ndlog;
+	if (how != 1) {
+		for (int p = 0; p < s->np; p++)
+			reported[p] = atomic_load_explicit(&s->w[p].reported, memory_order_acquire);
+		for (;;) {
+			size_t before_n = s->ndlog;
+			qs_drain_some(s, 64);
+			if (s->ndlog == before_n)
+				break;
+		}
+		checked = s->ndlog;
 	}
 	pthread_barrier_wait(&s->end);
 
@@ -299,6 +321,14 @@ static uint64_t qs_round(struct qs *s)
 		for (uint64_t k = 0; k < s->w[p].put; k++)
 			if (s->seen[p * (uint64_t)s->per_producer + k] == 0)
 				s->t.lost++;
+	/* Items stranded by the drains after IMMEDIATE: reported put before
+	 * they began, yet handed back only by the final drains. */
+	for (size_t i = checked; i < s->ndlog && how != 1; i++) {
+		uint64_t v = (uint64_t)(uintptr_t)s->dlog[i];
+		uint64_t p = (v >> QS_KBITS) - 1, k = v & ((1u << QS_KBITS) - 1);
+		if (p < (uint64_t)s->np && k < reported[p])
+			s->t.lost++;
+	}
 	if (s->overflow)
 		s->t.duplicated++;
 	if (got + s->ndlog != put && s->t.lost + s->t.duplicated + s->t.phantom == 0)

@@ -20,14 +20,16 @@ static void *ip(uintptr_t v)
 
 /* ---- helpers: a queue call in its own thread, observed from outside ---- */
 
-enum { OP_GET, OP_PUT, OP_JOIN };
+enum { OP_GET, OP_PUT, OP_JOIN, OP_DRAIN, OP_TASK_DONE };
 
 struct op {
 	grace_queue *q;
 	grace_stop *stop;
 	grace_deadline d;
 	int kind;
+	int hold;     /* the claim hook's side this thread pauses at (see hold_hook), or -1 */
 	void *item;
+	void *items[8]; /* OP_DRAIN: what it drained */
 	int rc;
 	struct grace__blocked *rec; /* when set, the thread publishes what it is blocked on */
 	_Atomic int tid;
@@ -35,23 +37,58 @@ struct op {
 	pthread_t th;
 };
 
+/* The queue's test hook (grace__queue_claim_hook): a thread whose
+ * hold_side is the side the hook is called for records that it is there
+ * and pauses until `release`. */
+static _Thread_local int hold_side = -1;
+static _Atomic int held, release;
+
+static void hold_hook(int side)
+{
+	if (side != hold_side)
+		return;
+	atomic_store(&held, 1);
+	while (!atomic_load(&release))
+		sched_yield();
+}
+
+static void hold_arm(void)
+{
+	atomic_store(&held, 0);
+	atomic_store(&release, 0);
+	atomic_store(&grace__queue_claim_hook, hold_hook);
+}
+
+static void hold_disarm(void)
+{
+	atomic_store(&grace__queue_claim_hook, NULL);
+}
+
 static void *op_main(void *arg)
 {
 	struct op *o = arg;
 	grace__self_blocked = o->rec;
+	hold_side = o->hold;
 	atomic_store(&o->tid, (int)syscall(SYS_gettid));
 	atomic_store(&o->started, 1);
 	if (o->kind == OP_GET)
 		o->rc = grace_queue_get(o->q, &o->item, o->stop, o->d);
 	else if (o->kind == OP_PUT)
 		o->rc = grace_queue_put(o->q, o->item, o->stop, o->d);
-	else
+	else if (o->kind == OP_JOIN)
 		o->rc = grace_queue_join(o->q, o->stop, o->d);
+	else if (o->kind == OP_DRAIN)
+		o->rc = (int)grace_queue_drain(o->q, o->items, 8);
+	else
+		o->rc = grace_queue_task_done(o->q);
 	atomic_store(&o->done, 1);
 	return NULL;
 }
 
-static void op_start(struct op *o, grace_queue *q, int kind, void *item, grace_stop *stop, grace_deadline d)
+/* Start a queue call in its own thread; with hold >= 0 the thread pauses
+ * in the queue's test hook when the hook is called for that side. */
+static void op_start_held(struct op *o, grace_queue *q, int kind, void *item, grace_stop *stop, grace_deadline d,
+                          int hold)
 {
 	memset(o, 0, sizeof *o);
 	o->q = q;
@@ -59,9 +96,15 @@ static void op_start(struct op *o, grace_queue *q, int kind, void *item, grace_s
 	o->item = item;
 	o->stop = stop;
 	o->d = d;
+	o->hold = hold;
 	o->rc = 1;
 	if (pthread_create(&o->th, NULL, op_main, o) != 0)
 		FAIL_AT(__FILE__, __LINE__, "pthread_create");
+}
+
+static void op_start(struct op *o, grace_queue *q, int kind, void *item, grace_stop *stop, grace_deadline d)
+{
+	op_start_held(o, q, kind, item, stop, d, -1);
 }
 
 static char thread_state(int tid)
@@ -783,20 +826,6 @@ TEST(drain_hands_back_oldest_first_and_frees_room)
 
 /* ---- operations caught between claim and publish ---- */
 
-/* The thread that sets hold_me pauses in the hook until `release`. */
-static _Thread_local bool hold_me;
-static _Atomic int held, release;
-
-static void hold_hook(int side)
-{
-	(void)side;
-	if (!hold_me)
-		return;
-	atomic_store(&held, 1);
-	while (!atomic_load(&release))
-		sched_yield();
-}
-
 struct held_put {
 	grace_queue *q;
 	void *item;
@@ -806,16 +835,14 @@ struct held_put {
 static void *held_put_main(void *arg)
 {
 	struct held_put *h = arg;
-	hold_me = true;
+	hold_side = 0; /* a put between its claim and its publish */
 	h->rc = grace_queue_put(h->q, h->item, NULL, GRACE_FOREVER);
 	return NULL;
 }
 
 static void held_begin(pthread_t *th, struct held_put *h, grace_queue *q, void *item)
 {
-	atomic_store(&held, 0);
-	atomic_store(&release, 0);
-	atomic_store(&grace__queue_claim_hook, hold_hook);
+	hold_arm();
 	h->q = q;
 	h->item = item;
 	h->rc = 1;
@@ -828,7 +855,7 @@ static void held_end(pthread_t th, struct held_put *h)
 	atomic_store(&release, 1);
 	pthread_join(th, NULL);
 	ASSERT_RC(h->rc, 0);
-	atomic_store(&grace__queue_claim_hook, NULL);
+	hold_disarm();
 }
 
 /* A DRAIN shutdown while a put has claimed its slot but not filled it: the
@@ -944,6 +971,43 @@ TEST(task_done_and_join)
 	}
 }
 
+/* task_done counts the items got as the items taken less the items
+ * drained, and a drain claims an item before it counts it: a task_done
+ * between the two must not take the drained item for one got (it would
+ * answer 0 for a call too many, and join would then never see every task
+ * done). The hook holds the drain between its claim and its hand-off; the
+ * task_done waits for it (a few instructions, in real life). */
+TEST(task_done_does_not_count_an_item_being_drained)
+{
+	for (int round = 0; round < 2; round++) {
+		grace_queue *q;
+		ASSERT_RC(grace_queue_new(&q, 4), 0);
+		ASSERT_RC(grace_queue_put(q, ip(1), NULL, PAST), 0);
+		ASSERT_RC(grace_queue_put(q, ip(2), NULL, PAST), 0);
+		void *it;
+		if (round == 1)
+			ASSERT_RC(grace_queue_get(q, &it, NULL, PAST), 0); /* one got: one task_done due */
+		hold_arm();
+		struct op dr, td;
+		op_start_held(&dr, q, OP_DRAIN, NULL, NULL, GRACE_FOREVER, 1);
+		WAIT_UNTIL(atomic_load(&held));
+		op_start(&td, q, OP_TASK_DONE, NULL, NULL, GRACE_FOREVER);
+		/* It may not answer while the drain's item is half counted:
+		 * give a wrong answer time to show. */
+		grace_deadline lim = grace_now() + 100000000;
+		while (!atomic_load(&td.done) && grace_now() < lim)
+			sched_yield();
+		ASSERT_FALSE(atomic_load(&td.done));
+		atomic_store(&release, 1);
+		ASSERT_RC(op_join(&dr), round == 0 ? 2 : 1);
+		ASSERT_RC(op_join(&td), round == 0 ? -EINVAL : 0);
+		hold_disarm();
+		ASSERT_RC(grace_queue_task_done(q), -EINVAL);
+		ASSERT_RC(grace_queue_join(q, NULL, PAST), 0);
+		ASSERT_RC(grace_queue_free(q), 0);
+	}
+}
+
 /* ---- free ---- */
 
 static void dispose_count(void *item, void *arg)
@@ -984,6 +1048,161 @@ TEST(free_refuses_items_and_waiters)
 	uintptr_t sum = 0;
 	ASSERT_RC(grace_queue_free_items(q, dispose_count, &sum), 0); /* empty: fine */
 	ASSERT_EQ(sum, 0);
+}
+
+/* A put that has claimed its place but not stored its item when a drain
+ * begins: the drain waits for it (asleep, woken by that put), then hands
+ * back that item and every one behind it, in order, whether the queue is
+ * open or shut down either way. While the drain waits, free refuses. */
+TEST(drain_waits_for_a_put_in_flight)
+{
+	static const int modes[] = {0, GRACE_SHUTDOWN_DRAIN, GRACE_SHUTDOWN_IMMEDIATE};
+	for (int m = 0; m < 3; m++) {
+		grace_queue *q;
+		ASSERT_RC(grace_queue_new(&q, 4), 0);
+		pthread_t th;
+		struct held_put h;
+		held_begin(&th, &h, q, ip(1));
+		/* Two puts behind the one in flight, both reported done. */
+		ASSERT_RC(grace_queue_put(q, ip(2), NULL, PAST), 0);
+		ASSERT_RC(grace_queue_put(q, ip(3), NULL, PAST), 0);
+		if (modes[m] != 0)
+			ASSERT_RC(grace_queue_shutdown(q, modes[m]), 0);
+		ASSERT_RC(grace_queue_drain(q, NULL, 0), 0); /* nothing asked for: no wait */
+		struct op dr;
+		op_start(&dr, q, OP_DRAIN, NULL, NULL, GRACE_FOREVER);
+		op_wait_sleeping(&dr); /* not returned with the items left behind */
+		uintptr_t sum = 0;
+		ASSERT_RC(grace_queue_free(q), -EBUSY);
+		ASSERT_RC(grace_queue_free_items(q, dispose_count, &sum), -EBUSY);
+		ASSERT_EQ(sum, 0);
+		grace_deadline t0 = grace_now();
+		held_end(th, &h);
+		ASSERT_RC(op_join(&dr), 3);
+		ASSERT_LT(grace_now() - t0, test_slack_ms() * 1000000);
+		for (int i = 0; i < 3; i++)
+			ASSERT_PTR_EQ(dr.items[i], ip((uintptr_t)i + 1));
+		ASSERT_EQ(grace_queue_size(q), 0);
+		ASSERT_RC(grace_queue_join(q, NULL, PAST), modes[m] == GRACE_SHUTDOWN_IMMEDIATE ? -ESHUTDOWN : 0);
+		ASSERT_RC(grace_queue_free(q), 0);
+	}
+}
+
+/* A drain waits for a put in flight beside a getter that slept first: the
+ * put's one wake-up goes to the getter, which takes the item the drain
+ * waited for. The drain has nothing left to wait for and must learn it at
+ * once, not sleep on until the next put. */
+TEST(drain_wakes_when_a_getter_takes_what_it_waits_for)
+{
+	int getter_won = 0;
+	for (int round = 0; round < 20; round++) {
+		grace_queue *q;
+		grace_stop *s;
+		ASSERT_RC(grace_queue_new(&q, 4), 0);
+		ASSERT_RC(grace_stop_new(&s, NULL), 0);
+		pthread_t th;
+		struct held_put h;
+		held_begin(&th, &h, q, ip(1));
+		struct op g, dr;
+		op_start(&g, q, OP_GET, NULL, s, GRACE_FOREVER);
+		op_wait_sleeping(&g);
+		op_start(&dr, q, OP_DRAIN, NULL, NULL, GRACE_FOREVER);
+		op_wait_sleeping(&dr);
+		grace_deadline lim = grace_now() + test_slack_ms() * 1000000;
+		held_end(th, &h);
+		while (!atomic_load(&dr.done) && grace_now() < lim)
+			sched_yield();
+		ASSERT_TRUE(atomic_load(&dr.done)); /* woken, whoever took the item */
+		if (op_join(&dr) == 0) {
+			getter_won++;
+			ASSERT_RC(op_join(&g), 0);
+			ASSERT_PTR_EQ(g.item, ip(1));
+		} else {
+			ASSERT_RC(dr.rc, 1);
+			ASSERT_PTR_EQ(dr.items[0], ip(1));
+			ASSERT_RC(grace_stop_request(s, 1), 1);
+			ASSERT_RC(op_join(&g), -ECANCELED);
+		}
+		ASSERT_RC(grace_queue_free(q), 0);
+		ASSERT_RC(grace_stop_free(s), 0);
+	}
+	printf("(getter first %d/20) ", getter_won);
+}
+
+/* free_items while a put has claimed its place but not stored its item:
+ * that thread is inside a call on the queue, so the answer is -EBUSY with
+ * nothing disposed of (not the items before it, nor those behind it); once
+ * the put has completed, every item is disposed of. */
+TEST(free_items_refuses_a_put_in_flight)
+{
+	for (int m = 0; m < 2; m++) {
+		grace_queue *q;
+		ASSERT_RC(grace_queue_new(&q, 4), 0);
+		ASSERT_RC(grace_queue_put(q, ip(1), NULL, PAST), 0);
+		pthread_t th;
+		struct held_put h;
+		held_begin(&th, &h, q, ip(2));
+		ASSERT_RC(grace_queue_put(q, ip(4), NULL, PAST), 0);
+		if (m == 1)
+			ASSERT_RC(grace_queue_shutdown(q, GRACE_SHUTDOWN_IMMEDIATE), 0);
+		uintptr_t sum = 0;
+		ASSERT_RC(grace_queue_free_items(q, dispose_count, &sum), -EBUSY);
+		ASSERT_EQ(sum, 0);
+		ASSERT_EQ(grace_queue_size(q), 3);
+		ASSERT_RC(grace_queue_free(q), -EBUSY);
+		held_end(th, &h);
+		ASSERT_RC(grace_queue_free_items(q, dispose_count, &sum), 0);
+		ASSERT_EQ(sum, 7);
+	}
+}
+
+/* A get on an empty queue, or a put on a full one, spins a while before it
+ * sleeps. free and free_items must see a thread there as they see a
+ * sleeper: it is inside the call (the queue's test hook holds it at the
+ * start of its spin, side 2 for a put, 3 for a get). */
+TEST(free_refuses_a_caller_in_its_spin)
+{
+	for (size_t c = 0; c < NCAPS; c++) {
+		for (int kind = OP_GET; kind <= OP_PUT; kind++) {
+			size_t cap = caps_all[c];
+			if (kind == OP_PUT && cap == 0)
+				continue; /* an unbounded put never waits */
+			grace_queue *q;
+			ASSERT_RC(grace_queue_new(&q, cap), 0);
+			if (kind == OP_PUT)
+				for (size_t i = 0; i < cap; i++)
+					ASSERT_RC(grace_queue_put(q, ip(i + 1), NULL, PAST), 0);
+			hold_arm();
+			struct op o;
+			op_start_held(&o, q, kind, ip(1000), NULL, GRACE_FOREVER, kind == OP_GET ? 3 : 2);
+			WAIT_UNTIL(atomic_load(&o.started));
+			/* Held in its spin, or (where the hook is not reached there)
+			 * already asleep: only the first is the case under test. */
+			WAIT_UNTIL(atomic_load(&held) || atomic_load(&o.done) ||
+			           thread_state(atomic_load(&o.tid)) == 'S');
+			ASSERT_TRUE(atomic_load(&held));
+			uintptr_t sum = 0;
+			ASSERT_RC(grace_queue_free(q), -EBUSY);
+			ASSERT_RC(grace_queue_free_items(q, dispose_count, &sum), -EBUSY);
+			ASSERT_EQ(sum, 0);
+			atomic_store(&release, 1);
+			void *it;
+			if (kind == OP_GET) {
+				ASSERT_RC(grace_queue_put(q, ip(7), NULL, PAST), 0);
+				ASSERT_RC(op_join(&o), 0);
+				ASSERT_PTR_EQ(o.item, ip(7));
+			} else {
+				ASSERT_RC(grace_queue_get(q, &it, NULL, PAST), 0);
+				ASSERT_PTR_EQ(it, ip(1));
+				ASSERT_RC(op_join(&o), 0);
+				void *rest[1000];
+				ASSERT_RC(grace_queue_drain(q, rest, 1000), cap);
+				ASSERT_PTR_EQ(rest[cap - 1], ip(1000));
+			}
+			hold_disarm();
+			ASSERT_RC(grace_queue_free(q), 0);
+		}
+	}
 }
 
 /* ---- names in reports ---- */
@@ -1088,5 +1307,9 @@ TEST_LIST(T(new_and_free), T(enomem_changes_nothing), T(null_and_bad_arguments),
           T(shutdown_drain), T(shutdown_immediate), T(shutdown_modes),
           T(shutdown_wakes_every_blocked_caller), T(drain_hands_back_oldest_first_and_frees_room),
           T(drain_shutdown_waits_for_a_put_in_flight), T(items_behind_a_put_in_flight_wake_their_getters),
-          T(task_done_and_join), T(free_refuses_items_and_waiters), T(name_reaches_the_blocked_record),
+          T(task_done_and_join), T(task_done_does_not_count_an_item_being_drained),
+          T(free_refuses_items_and_waiters), T(drain_waits_for_a_put_in_flight),
+          T(drain_wakes_when_a_getter_takes_what_it_waits_for),
+          T(free_items_refuses_a_put_in_flight), T(free_refuses_a_caller_in_its_spin),
+          T(name_reaches_the_blocked_record),
           T(stress_nothing_lost_1p1c), T(stress_nothing_lost_3p3c), T(stress_nothing_lost_4p1c_1p4c))
