@@ -250,7 +250,8 @@ static inline const char *grace__blocked_op(struct grace__blocked *b)
 
 
 /* Test hook: called, when set, by a bounded put (side 0) or get (side 1)
- * between claiming its position and publishing its slot. */
+ * between claiming its position and publishing its slot, and by a put
+ * (side 2) or get (side 3) at the start of its pre-sleep spin. */
 typedef void (*grace__queue_hook_fn)(int side);
 extern _Atomic(grace__queue_hook_fn) grace__queue_claim_hook;
 
