@@ -30,9 +30,9 @@
 #include <sys/types.h>
 
 #define GRACE_VERSION_MAJOR 0
-#define GRACE_VERSION_MINOR 1
+#define GRACE_VERSION_MINOR 2
 #define GRACE_VERSION_PATCH 0
-#define GRACE_VERSION_STRING "0.1.0"
+#define GRACE_VERSION_STRING "0.2.0"
 
 #if defined(GRACE_BUILDING) && defined(__GNUC__)
 #define GRACE_API __attribute__((visibility("default")))
@@ -77,6 +77,14 @@ GRACE_API grace_deadline grace_after_ns(int64_t ns);
  * code, or one that is no errno value, is "unknown error". Never returns
  * NULL; static strings, callable from any thread. */
 GRACE_API const char *grace_strerror(int code);
+
+/* The version of the library the program runs with, as "MAJOR.MINOR.PATCH":
+ * GRACE_VERSION_STRING of the grace.h it was built from, which may differ
+ * from the one the program was compiled against (a shared library updated
+ * since). While the major version is 0, each minor version may change the
+ * API and the ABI (CHANGELOG.md says how), and the shared library's soname
+ * carries it (libgrace.so.0.2). Never NULL; never blocks. */
+GRACE_API const char *grace_version(void);
 
 /* ------------------------------------------------------------------------
  * Stop reasons

@@ -31,8 +31,12 @@ for f in "$tmp/prefix/include/grace.h" "$libdir/libgrace.a" "$libdir/libgrace.so
 done
 soname=$(readelf -d "$libdir/libgrace.so" | sed -n 's/.*SONAME.*\[\(.*\)\]/\1/p')
 major=$(sed -n 's/^#define GRACE_VERSION_MAJOR //p' "$src/include/grace.h")
+minor=$(sed -n 's/^#define GRACE_VERSION_MINOR //p' "$src/include/grace.h")
 version=$(sed -n 's/^#define GRACE_VERSION_STRING "\(.*\)"/\1/p' "$src/include/grace.h")
-[ "$soname" = "libgrace.so.$major" ] || fail "SONAME is '$soname', want libgrace.so.$major"
+# While the major version is 0 the soname carries the minor version too.
+want=libgrace.so.$major
+[ "$major" = 0 ] && want=libgrace.so.$major.$minor
+[ "$soname" = "$want" ] || fail "SONAME is '$soname', want $want"
 [ -e "$libdir/$soname" ] || fail "no $libdir/$soname"
 [ "$(pkg-config --modversion grace)" = "$version" ] || fail "grace.pc version is not $version"
 n3=$(ls "$tmp/prefix/share/man/man3" | wc -l)
