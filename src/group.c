@@ -2,48 +2,14 @@
  * group.c - a supervisor of grace threads: wait for all (errgroup), or shut
  * them all down by one deadline and report on each.
  *
- * Design. The group keeps its members (threads neither joined nor given up)
- * in spawn order under its lock. The group's word counts the members still
- * running: a spawn raises it, and every member's exit lowers it after
- * setting its own EXITED bit (thread.c); only the exit that brings it to
- * zero wakes the word. grace_group_wait and grace_group_shutdown sleep on
- * that one word with grace__wait, so they wake once when the last member
- * exits (or at their deadline), not once per exit, and then take the exited
- * members off the list and join them outside the lock: no polling, and a
- * thread is joined by exactly one caller. `waiters` counts the callers that
- * may sleep on the word, so the last exit makes the wake system call only
- * when someone may be asleep: the waiter raises it before it reads the
- * word, the exit reads it after its RMW on the word, both seq_cst, so one of
- * them sees the other.
- *
- * A member that returns non-zero records itself as the first failure (under
- * the group's lock) and requests the group's stop with
- * GRACE_REASON_SIBLING_FAILED, from its own exit path, as Go's errgroup
- * does. It does so first thing after its cleanup handlers, while it still
- * counts as running and still knows itself as a member (so that a callback
- * on the group's stop that calls grace_group_wait or grace_group_shutdown
- * is refused, as from any member), and holding no lock, since the request
- * runs the caller's callbacks. A shutdown may give such a member up in the
- * middle of it; the member pins the group (`pins`, raised under the
- * member's lock, which the give-up takes) so that grace_group_free waits
- * for the report to end instead of freeing the group under it.
- *
- * The outcome grace_group_wait gives is kept under the group's lock: the
- * first failure's result and a copy of its thread's name, in room that each
- * spawn reserves for its member's name (so that the failure, on the way
- * out, allocates nothing and cannot fail), and the count of members that a
- * shutdown gave up at its deadline, raised in the same critical section
- * that takes them off the list, so that a wait that finds the list empty
- * also finds them counted.
- *
- * The seam with thread.c. The member list is ours: each thread embeds a
- * `struct grace__member` that only this file touches (under the group's
- * lock while the member is on the list; a wait or shutdown moves the ones
- * it takes to a list of its own, and owns them until it reaps or releases
- * them). Of a thread we ask only its name, whether it has exited, its
- * result and exit time, what it is blocked on, and its home group
- * (thread.c's accessors); a thread tells us of its exit, failure and
- * abandon through the grace__group_* calls below, and of nothing else.
+ * Design. One word counts the members still running and is woken only by the
+ * last exit, so a wait or a shutdown wakes once, not once per member, and
+ * then joins the exited members outside the lock. A failing member records
+ * the first failure and requests the group's stop from its own way out,
+ * holding no lock and still known as a member, pinning the group meanwhile.
+ * The member list is this file's; of a thread it asks only what thread.c's
+ * accessors answer. docs/internals.md ("Threads and groups") tells the
+ * details.
  *
  * Lock order: the group's lock, then a thread's lock, then stop locks. No
  * lock of ours is held while a caller's callback runs.

@@ -2,77 +2,18 @@
  * queue.c - queue.Queue with stops, deadlines and a shutdown that loses
  * nothing.
  *
- * Design. A bounded queue is a ring of slots with per-slot sequence numbers
- * (Vyukov's bounded MPMC ring): `enq` and `deq` are positions that only
- * grow, a put claims position p with a CAS on `enq` and a get claims it with
- * a CAS on `deq`. Slot p % cap holds seq 2p while it is free for the put at
- * p, and 2p + 1 once that put has published its item; the get at p hands it
- * on to the put at p + cap by storing 2(p + cap). The doubled encoding makes
- * every capacity work, 1 included, and keeps the capacity exact. Bit 63 of
- * a position is CLOSED: a shutdown sets it in `enq` (and in `deq` for
- * IMMEDIATE), so a claim and a shutdown are ordered by the same CAS word. A
- * put that claimed before the shutdown completes; none can claim after it.
- * An unbounded queue keeps a growable ring under `lock` and maintains the
- * same counters, so everything above the two try-operations is shared.
- *
- * Waiting (only when empty or full) is an eventcount per side with wake-up
- * tokens. A side's `count` holds its registered waiters and the wake-ups
- * issued but not yet absorbed. A getter spins briefly, then registers
- * (seq_cst RMW), and loops: read the word, absorb all tokens, re-try the
- * queue, sleep in grace__wait() while the word is unchanged. A put
- * publishes its slot with a seq_cst exchange and then loads `count`
- * (seq_cst): of the two RMW-then-load pairs one must see the other, so
- * either the put sees the waiter or the waiter's re-try sees the item.
- * The put signals only while waiters outnumber tokens: it adds a token,
- * bumps the word and wakes one sleeper. One item wakes one getter (no
- * herd), and while a woken getter is on its way no further put makes a
- * system call. Tokens are absorbed before every re-try, so a getter that
- * slept again after a wake-up (its item taken by someone faster) is once
- * more a waiter without a token, and the next item wakes it. Full queues
- * mirror all this for putters, signalled by a get's release of its slot.
- *
- * Passing wake-ups on. A waiter leaves by absorbing every token: one may
- * have been meant for it. If it leaves with an error (stopped, timed out)
- * and an item is ready, it signals, so no getter sleeps beside an item. If
- * it leaves with an item and the next one is ready, it signals as well:
- * that covers a wake-up spent while the head slot was claimed by a slower
- * put but not yet filled. A put that publishes into a closed queue wakes
- * every getter, so the last in-flight item of a DRAIN shutdown lets the
- * others see "closed and empty". Shutdown sets CLOSED, then bumps every
- * word and wakes all: a waiter that read its word before the bump cannot
- * sleep through it, and one that read it after sees the flags.
- *
- * Drain owes every item whose put claimed its place before the drain
- * began (`end`, read from enq first): those puts may have returned 0, and
- * after a shutdown nothing else will ever arrive. When the head's put has
- * claimed but not published, drain waits for it as a getter would:
- * registered on getq, re-trying after each wake-up, passing a wake-up on
- * when it leaves. Its condition differs from a getter's (a getter may take
- * the item it waits for, and a getter that leaves with an item signals
- * only for the next), so while a drain waits, getq's signals wake every
- * waiter. It stops once deq reaches `end` (gets took the rest) or
- * `max` items. free_items answers -EBUSY instead while such a put is in
- * flight: that thread is still inside its call.
- *
- * Who free sees: `busy` counts each thread in a call from the moment it
- * knows it must wait (put_slow and get_slow before their spin, join before
- * it sleeps, drain before it waits) until its last touch of the queue.
- * The first try of a put or get and the calls that never wait write
- * nothing shared for it, so the fast path stays as cheap as the ring; a
- * free racing one of those is the caller's race (grace.h says so).
- *
- * join counts: items put (enq), task_done calls (done) and items drained
- * (drained); done + drained <= deq <= enq always, and all_done() reads them
- * in that order so a true answer was true at one moment. task_done allows
- * one call per item got, got being deq - drained; a drain counts each item
- * in drained just after its claim, inside a window (dwin) that task_done
- * waits out, so that it never takes an item being drained for one got.
+ * Design. A bounded queue is Vyukov's MPMC ring of sequence-numbered slots
+ * with a CLOSED bit in its positions, so that a claim and a shutdown are
+ * ordered by one CAS word; an unbounded queue keeps a growable ring under
+ * `lock` with the same counters. Waiting, only when empty or full, is an
+ * eventcount per side with wake-up tokens: one item wakes one getter, a
+ * waiter that leaves passes a wake-up on, and a drain owes every item claimed
+ * before it began. docs/internals.md ("Queue") tells the whole protocol;
+ * src/queue.pml models it step for step (tests/model_test.sh checks it with
+ * spin): change both together.
  *
  * Lock order: `lock` guards shutdown, the name and the unbounded ring; it is
  * never held while waiting or while another lock is taken.
- *
- * src/queue.pml models the bounded ring, the waiting and the shutdown step
- * for step (tests/model_test.sh checks it with spin): change both together.
  */
 #include "internal.h"
 
