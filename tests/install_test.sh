@@ -87,13 +87,26 @@ cp "$tmp/app.c" "$tmp/consumer/app.c"
 cat >"$tmp/consumer/CMakeLists.txt" <<'CM'
 cmake_minimum_required(VERSION 3.16)
 project(consumer C)
-find_package(grace 0.1 REQUIRED)
+find_package(grace @WANT@ REQUIRED)
 add_executable(app_static app.c)
 target_link_libraries(app_static PRIVATE grace::grace)
 add_executable(app_shared app.c)
 target_link_libraries(app_shared PRIVATE grace::grace_shared)
 set_target_properties(app_static app_shared PROPERTIES C_STANDARD 11)
 CM
+# The version the header says; while the major version is 0, another minor
+# version must be refused (the ABI may differ).
+sed -i "s/@WANT@/$major.$minor/" "$tmp/consumer/CMakeLists.txt"
+if [ "$major" = 0 ]; then
+	mkdir -p "$tmp/older"
+	sed "s/find_package(grace $major.$minor /find_package(grace 0.$((minor - 1)) /" \
+		"$tmp/consumer/CMakeLists.txt" >"$tmp/older/CMakeLists.txt"
+	cp "$tmp/app.c" "$tmp/older/app.c"
+	if cmake -S "$tmp/older" -B "$tmp/older/build" -DCMAKE_C_COMPILER="$cc" \
+		-DCMAKE_PREFIX_PATH="$tmp/prefix" >"$tmp/log" 2>&1; then
+		fail "find_package(grace 0.$((minor - 1))) accepted $version"
+	fi
+fi
 cmake -S "$tmp/consumer" -B "$tmp/consumer/build" -DCMAKE_C_COMPILER="$cc" \
 	-DCMAKE_PREFIX_PATH="$tmp/prefix" >"$tmp/log" 2>&1 || { cat "$tmp/log"; fail "find_package(grace)"; }
 cmake --build "$tmp/consumer/build" >"$tmp/log" 2>&1 || { cat "$tmp/log"; fail "consumer build"; }
