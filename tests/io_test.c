@@ -1260,21 +1260,14 @@ __attribute__((constructor)) static void fd_census(void)
 	_exit(n > 250 ? 250 : n);
 }
 
-extern char **environ;
 
 /* Spawn a census child; its count of inherited pipes and eventfds. */
 static int census(void)
 {
 	char exe[] = "/proc/self/exe";
 	char *argv[] = {exe, NULL};
-	size_t n = 0;
-	while (environ[n] != NULL)
-		n++;
-	char **env = calloc(n + 2, sizeof *env);
-	ASSERT_TRUE(env != NULL);
-	memcpy(env, environ, n * sizeof *env);
 	char flag[] = CENSUS_ENV "=1";
-	env[n] = flag;
+	char **env = env_with(flag);
 	pid_t pid;
 	int r = posix_spawn(&pid, exe, NULL, NULL, argv, env);
 	free(env);

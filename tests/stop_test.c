@@ -559,18 +559,6 @@ TEST(fd_wakes_a_poll_loop)
 
 /* ---- hardening: the request, off and free (docs/reliability.md) ---- */
 
-/* A deadline for a handshake that must not hang the test program: the
- * bug it guards against is a hang. */
-#define WAIT_UNTIL_MS(cond, ms)                                                                    \
-	do {                                                                                       \
-		grace_deadline d_ = grace_after_ms(ms);                                            \
-		while (!(cond)) {                                                                  \
-			if (grace_now() > d_)                                                      \
-				FAIL_AT(__FILE__, __LINE__, "timed out waiting for %s", #cond);    \
-			sched_yield();                                                             \
-		}                                                                                  \
-	} while (0)
-
 /* Item 1: fn removes its own record while its owner calls grace_stop_off
  * from another thread, in both orders: off returns exactly when fn has
  * returned, never before and never not at all. */

@@ -73,16 +73,35 @@ static inline int64_t test_slack_ms(void)
 	return (m != NULL && m[0] == '1') ? 2000 : 500;
 }
 
-/* Wait until *flag >= want, or fail after a deadline (handshakes, no sleeps). */
-#define WAIT_UNTIL(cond)                                                                           \
+/* Wait until `cond` holds, or fail after `ms` (handshakes, no sleeps); a
+ * short bound where the bug a test guards against is a hang. */
+#define WAIT_UNTIL_MS(cond, ms)                                                                    \
 	do {                                                                                       \
-		grace_deadline d_ = grace_after_ms(20000);                                         \
-		while (!(cond)) {                                                          \
+		grace_deadline d_ = grace_after_ms(ms);                                            \
+		while (!(cond)) {                                                                  \
 			if (grace_now() > d_)                                                      \
 				FAIL_AT(__FILE__, __LINE__, "timed out waiting for %s", #cond);    \
 			sched_yield();                                                             \
 		}                                                                                  \
 	} while (0)
+
+#define WAIT_UNTIL(cond) WAIT_UNTIL_MS(cond, 20000)
+
+/* A copy of the environment with one more NAME=VALUE, for a child process;
+ * the caller frees the array (not the strings). */
+static inline char **env_with(char *kv)
+{
+	extern char **environ;
+	size_t n = 0;
+	while (environ[n] != NULL)
+		n++;
+	char **env = calloc(n + 2, sizeof *env);
+	if (env == NULL)
+		FAIL_AT(__FILE__, __LINE__, "out of memory");
+	memcpy(env, environ, n * sizeof *env);
+	env[n] = kv;
+	return env;
+}
 
 /* Start n pthreads running fn(arg_i), failing the test if any cannot start. */
 static inline void start_threads(pthread_t *t, int n, void *(*fn)(void *), void *args, size_t argsize)

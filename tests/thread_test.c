@@ -11,7 +11,6 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-extern char **environ;
 
 /* Wait until every thread state the library allocated has been freed:
  * abandoned threads free their own when they end. */
@@ -562,13 +561,8 @@ TEST(start_fails_without_a_key)
 {
 	if (getenv("GRACE_TEST_KEYLESS") == NULL) {
 		char *argv[] = {"thread_test", "start_fails_without_a_key", NULL};
-		size_t n = 0;
-		while (environ[n] != NULL)
-			n++;
-		char **env = calloc(n + 2, sizeof *env);
-		ASSERT_TRUE(env != NULL);
-		memcpy(env, environ, n * sizeof *env);
-		env[n] = "GRACE_TEST_KEYLESS=1";
+		char keyless[] = "GRACE_TEST_KEYLESS=1";
+		char **env = env_with(keyless);
 		posix_spawn_file_actions_t fa; /* the child's "ok" line would repeat ours */
 		ASSERT_EQ(posix_spawn_file_actions_init(&fa), 0);
 		ASSERT_EQ(posix_spawn_file_actions_addopen(&fa, 1, "/dev/null", O_WRONLY, 0), 0);
