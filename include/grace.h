@@ -787,6 +787,108 @@ GRACE_API int grace_signals_unroute(void);
  * the current and later routings. Returns 0. Thread-safe; never blocks. */
 GRACE_API int grace_signals_on_escalate(void (*fn)(int signo, void *arg), void *arg);
 
+/* ------------------------------------------------------------------------
+ * Condition variable and word waits: stop any wait in existing code
+ *
+ * grace_cond is a condition variable for the caller's own pthread_mutex_t,
+ * whose waits a stop or a deadline also end; grace_wait_word() and
+ * grace_wake_word() are C++20's atomic::wait and notify on a caller's
+ * 32-bit word, stoppable. Both keep the shared rules: a stop already
+ * requested wins (-ECANCELED at once), a deadline already past makes a try
+ * (-ETIMEDOUT without sleeping), -EINVAL for a stop that is not one.
+ * ------------------------------------------------------------------------ */
+
+#include <pthread.h>
+
+/* A condition variable, owned and embedded by the caller. Zeroed memory and
+ * GRACE_COND_INIT are valid; there is nothing to initialise or destroy. Its
+ * memory may be freed or reused once no thread is inside grace_cond_wait on
+ * it (a thread is inside until that call returns; a signal or broadcast in
+ * flight must also have returned). Fields are private. */
+typedef struct grace_cond {
+	GRACE__ATOMIC(uint32_t) seq;      /* bumped by a signal or broadcast */
+	GRACE__ATOMIC(uint32_t) waiters;  /* threads registered, not yet woken */
+	GRACE__ATOMIC(uint32_t) sleepers; /* threads that may sleep on seq */
+} grace_cond;
+
+#define GRACE_COND_INIT {0, 0, 0}
+
+/* Atomically unlock `m`, which the caller holds, and wait until the
+ * condition is signalled, `stop` is requested or deadline `d` passes; then
+ * lock `m` again. As with pthread_cond_wait, change the predicate only
+ * while holding `m` (signal or broadcast with it held or after unlocking),
+ * and call this in a loop that re-checks the predicate: a return of 0 says
+ * that a signal or broadcast happened after the call began, which may have
+ * been meant for another waiter (more than one waiter may return 0 for one
+ * signal: spurious wake-ups are allowed, as with pthreads). No signal made
+ * after the caller's predicate check under `m` is missed. A stop request
+ * wakes the waiter without taking `m`: the requester may hold it; the
+ * waiter then waits for `m` as any returning waiter does.
+ * Returns, always with `m` held again (the two robust-mutex errors aside):
+ * 0 on a signal or broadcast (also when the stop was requested or the
+ * deadline passed at the same moment: the wake-up is reported, so that it
+ * is never lost to another waiter; the next call answers -ECANCELED at
+ * once); -ECANCELED if the stop was requested first, or already (then at
+ * once, `m` never released); -ETIMEDOUT at the deadline (at once, `m` never
+ * released, for a deadline already past); -EINVAL for NULL `c` or `m`, or a
+ * stop that is not one (nothing touched); -EPERM if unlocking `m` failed
+ * so (an error-checking or recursive mutex the caller does not hold;
+ * nothing happened; with a default mutex that is undefined, as for
+ * pthreads); -EOWNERDEAD (a robust mutex whose owner died: `m` is held, make
+ * it consistent) or -ENOTRECOVERABLE (`m` is not held) from re-locking `m`.
+ * A recursive mutex must be locked exactly once. Blocks: a brief spin, then
+ * asleep in the kernel; a thread blocked here is reported as in
+ * "cond_wait". Thread-safe. */
+GRACE_API int grace_cond_wait(grace_cond *c, pthread_mutex_t *m, grace_stop *stop, grace_deadline d);
+
+/* Wake at least one thread waiting on `c`, if any waits (one on the
+ * futex_waitv engine; on the fallback engine every sleeper of `c` wakes and
+ * re-checks, as spurious wake-ups). With no waiter it writes nothing and
+ * makes no system call. Returns 0; -EINVAL for NULL. Call it with `m` held
+ * or after changing the predicate under `m`. Never blocks; thread-safe. */
+GRACE_API int grace_cond_signal(grace_cond *c);
+
+/* Wake every thread waiting on `c`; they then take `m` one after another.
+ * With no waiter it writes nothing and makes no system call. Returns 0;
+ * -EINVAL for NULL. Never blocks; thread-safe. */
+GRACE_API int grace_cond_broadcast(grace_cond *c);
+
+/* Wait while the 32-bit word at `w` holds `expected`, until another thread
+ * changes it and calls grace_wake_word(), `stop` is requested or `d`
+ * passes. The word is the caller's: declare it _Atomic uint32_t (or
+ * std::atomic<uint32_t>, or write it only with __atomic builtins or
+ * std::atomic_ref) and pass its address; grace reads it with atomic loads
+ * (acquire: what the waker wrote before its store is visible once this
+ * returns 0). A plain store to it racing with the wait is a data race
+ * (undefined in C11): store atomically. A waker must call
+ * grace_wake_word() after every change that a waiter may wait for, as with
+ * a futex: a change alone wakes no sleeper. Returns 0 at once if the word
+ * differs from `expected`, and otherwise 0 only after reading a value other
+ * than `expected` (never spuriously; a change and a change back between two
+ * looks is not seen, as with atomic::wait), even if the stop or the
+ * deadline fired at the same moment; -ECANCELED if the stop was requested
+ * first (or already, before the word is read); -ETIMEDOUT at the deadline
+ * (at once for one already past, when the word holds `expected`); -EINVAL
+ * for NULL or a `w` not aligned to 4 bytes, or a stop that is not one.
+ * Blocks: a brief spin, then asleep; a thread blocked here is reported as
+ * in "wait_word". Thread-safe. */
+GRACE_API int grace_wait_word(const uint32_t *w, uint32_t expected, grace_stop *stop, grace_deadline d);
+
+/* Wake up to `n` threads blocked in grace_wait_word() on `w`, oldest first
+ * (n < 0: all; 0: none). Returns the number it woke: exactly the threads
+ * that were asleep on `w`, or past their spin and about to sleep, that this
+ * call took off the word's list, on every engine (a waiter that sees the
+ * change by itself first is not counted: one still in its spin, or, on the
+ * fallback engine, one woken spuriously by a wake of another word that
+ * shares its sleep bucket; a woken waiter that finds the word back at its
+ * expected value waits again). With no waiter it
+ * returns 0 at once, with no lock and no system call. -EINVAL for NULL or a
+ * `w` not aligned to 4 bytes. It wakes only grace_wait_word() waiters: a
+ * C++ atomic::wait or a raw futex wait on the same word is not woken, and a
+ * raw futex wake does not wake grace's waiters. Never blocks apart from a
+ * brief internal lock; thread-safe. */
+GRACE_API int grace_wake_word(const uint32_t *w, int n);
+
 #ifdef __cplusplus
 }
 #endif

@@ -255,6 +255,12 @@ static inline const char *grace__blocked_op(struct grace__blocked *b)
 typedef void (*grace__queue_hook_fn)(int side);
 extern _Atomic(grace__queue_hook_fn) grace__queue_claim_hook;
 
+/* ---- word waits (src/word.c) ---- */
+
+/* For tests: the number of grace_wait_word callers on `w` that are linked
+ * on its bucket's list now (asleep or about to sleep), read under the lock. */
+int grace__word_waiters(const uint32_t *w);
+
 /* ---- threads (src/thread.c) ---- */
 
 /* Bits of grace_thread.state (see thread.c for the protocol). */
