@@ -1,6 +1,6 @@
 #!/bin/sh
-# Model-check the wait protocol (src/wait.pml) and the bounded queue
-# (src/queue.pml) with spin: each configuration below must verify with no
+# Model-check the wait protocol (src/wait.pml), the bounded queue
+# (src/queue.pml) and the condition variable (src/cond.pml) with spin: each configuration below must verify with no
 # error over its whole (bounded) state space, and each protocol variant that
 # drops one step must be refuted, which shows the properties can fail.
 # Exits 77 (ctest: skipped) when spin or a C compiler for its verifier is
@@ -157,6 +157,31 @@ if [ "${GRACE_MODEL_FULL:-0}" = 1 ]; then
 	run full-queue-get2-put2 pass -DNG=2 -DNP=2 -DCAP=2 -DGETS=1 -DNO_STOP -DNO_SHUTDOWN -DNO_DRAIN -DSTOPS=0
 	# 68 M states, 3.8 GiB: the largest that fits the memory bound.
 	run full-queue-stop-shutdown pass -DNG=2 -DNP=1 -DNO_DRAIN -DSTOPS=1
+fi
+
+# The condition variable (src/cond.pml) on the wait core's promises: NC
+# consumers (the last without the stop) each take one of NP items put by a
+# producer that signals under the mutex or after unlocking it.
+model=cond.pml
+run cond-futex pass -DNC=2
+# One item for two consumers, with a deadline and spurious wake-ups: a
+# consumer that is stopped or times out never takes the other's wake-up.
+run cond-futex-timed pass -DNC=2 -DNP=1 -DTIMED -DSPURIOUS
+# The lot: every wake of the word wakes every sleeper on it.
+run cond-lot-timed pass -DNC=2 -DNP=1 -DLOT -DTIMED -DSPURIOUS
+# Broadcast, with the requester holding the caller's mutex while it requests.
+run cond-bcast-stop-locked pass -DNC=2 -DBCAST -DSTOP_LOCKED
+
+run cond-bug-seq-after-unlock fail -DNC=2 -DBUG_SEQ_AFTER_UNLOCK
+run cond-bug-register-after-unlock fail -DNC=2 -DBUG_REGISTER_AFTER_UNLOCK
+run cond-bug-sleepers-before-bump fail -DNC=2 -DBUG_SLEEPERS_BEFORE_BUMP
+run cond-bug-stop-before-word fail -DNC=2 -DNP=1 -DBUG_STOP_BEFORE_WORD
+
+if [ "${GRACE_MODEL_FULL:-0}" = 1 ]; then
+	# About 20 M, 12 M and 30 M states; the last needs 1.5 GiB.
+	run full-cond-3c pass -DNC=3
+	run full-cond-3c-stop-locked pass -DNC=3 -DNP=2 -DALL_STOP -DSTOP_LOCKED
+	run full-cond-3c-bcast-timed pass -DNC=3 -DBCAST -DTIMED
 fi
 
 rm -rf "$work"
