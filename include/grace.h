@@ -806,22 +806,21 @@ GRACE_API int grace_signals_on_escalate(void (*fn)(int signo, void *arg), void *
  * it (a thread is inside until that call returns; a signal or broadcast in
  * flight must also have returned). Fields are private. */
 typedef struct grace_cond {
-	GRACE__ATOMIC(uint32_t) seq;      /* bumped by a signal or broadcast */
-	GRACE__ATOMIC(uint32_t) waiters;  /* threads registered, not yet woken */
-	GRACE__ATOMIC(uint32_t) sleepers; /* threads that may sleep on seq */
+	GRACE__ATOMIC(uint32_t) waiters; /* waiters not yet taken by a signal */
 } grace_cond;
 
-#define GRACE_COND_INIT {0, 0, 0}
+#define GRACE_COND_INIT {0}
 
 /* Atomically unlock `m`, which the caller holds, and wait until the
  * condition is signalled, `stop` is requested or deadline `d` passes; then
  * lock `m` again. As with pthread_cond_wait, change the predicate only
  * while holding `m` (signal or broadcast with it held or after unlocking),
  * and call this in a loop that re-checks the predicate: a return of 0 says
- * that a signal or broadcast happened after the call began, which may have
- * been meant for another waiter (more than one waiter may return 0 for one
- * signal: spurious wake-ups are allowed, as with pthreads). No signal made
- * after the caller's predicate check under `m` is missed. A stop request
+ * that a signal or broadcast chose this waiter (each signal chooses one,
+ * the oldest), but another thread may have taken what it announced first.
+ * grace itself never returns 0 spuriously; callers should still loop, as
+ * with pthreads, which allow it. No signal made after the caller's
+ * predicate check under `m` is missed. A stop request
  * wakes the waiter without taking `m`: the requester may hold it; the
  * waiter then waits for `m` as any returning waiter does.
  * Returns, always with `m` held again (the two robust-mutex errors aside):
@@ -841,16 +840,20 @@ typedef struct grace_cond {
  * "cond_wait". Thread-safe. */
 GRACE_API int grace_cond_wait(grace_cond *c, pthread_mutex_t *m, grace_stop *stop, grace_deadline d);
 
-/* Wake at least one thread waiting on `c`, if any waits (one on the
- * futex_waitv engine; on the fallback engine every sleeper of `c` wakes and
- * re-checks, as spurious wake-ups). With no waiter it writes nothing and
- * makes no system call. Returns 0; -EINVAL for NULL. Call it with `m` held
- * or after changing the predicate under `m`. Never blocks; thread-safe. */
+/* Wake one thread waiting on `c`, the one that has waited longest, if any
+ * waits that no earlier signal chose; on both engines exactly one. With no
+ * such waiter it writes nothing, takes no lock and makes no system call;
+ * it makes none either when the waiter it chooses has not gone to sleep
+ * yet (a waiter spins briefly first), and at most one otherwise. Returns 0;
+ * -EINVAL for NULL. Call it with `m` held or after changing the predicate
+ * under `m`. Never blocks, apart from a brief internal lock; thread-safe. */
 GRACE_API int grace_cond_signal(grace_cond *c);
 
-/* Wake every thread waiting on `c`; they then take `m` one after another.
- * With no waiter it writes nothing and makes no system call. Returns 0;
- * -EINVAL for NULL. Never blocks; thread-safe. */
+/* Wake every thread waiting on `c`; they then take `m` one after another
+ * (one wake system call per waiter asleep: no requeue onto `m`, which is
+ * the C library's). With no waiter it writes nothing and makes no system
+ * call. Returns 0; -EINVAL for NULL. Never blocks, apart from a brief
+ * internal lock; thread-safe. */
 GRACE_API int grace_cond_broadcast(grace_cond *c);
 
 /* Wait while the 32-bit word at `w` holds `expected`, until another thread

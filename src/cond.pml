@@ -1,28 +1,30 @@
 /*
- * cond.pml - a Promela model of grace_cond (src/cond.c), checked with spin
- * by tests/model_test.sh beside the wait core's model (src/wait.pml).
+ * cond.pml - a Promela model of grace_cond (src/cond.c) on the waiter
+ * lists of src/word.c, checked with spin by tests/model_test.sh beside the
+ * wait core's model (src/wait.pml).
  *
  * It models, step for step, grace_cond_wait, grace_cond_signal and
- * grace_cond_broadcast, a caller's mutex, and consumers and a producer that
- * use them as the documentation says: the predicate (`items`) changes only
- * under the mutex, a consumer re-checks it after every return and leaves on
- * any error. Each shared access of the C code is one step; an RMW is one
- * atomic step; the accesses are seq_cst in the code, so spin's sequentially
- * consistent interleavings are the executions to check.
+ * grace_cond_broadcast, the list operations they use (grace__wlist_link,
+ * _sleep, _leave, _take), a caller's mutex, and consumers and a producer
+ * that use them as the documentation says: the predicate (`items`) changes
+ * only under the mutex, and a consumer re-checks it after every return and
+ * leaves on any error. Each shared access of the C code is one step; an
+ * RMW is one atomic step; the accesses the protocol depends on are seq_cst
+ * in the code, so spin's sequentially consistent interleavings are the
+ * executions to check. The bucket's lock is modelled as a lock; a step
+ * under it that touches only what the lock guards (the list) is merged
+ * with its neighbour.
  *
  * The wait core (grace__wait_nospin, src/wait.c) is taken as src/wait.pml
- * verifies it, and written here as what it promises: a sleeper sleeps while
- * the cond's word `seq` holds its value and, if it has the stop, while the
- * stop is not requested, checked atomically with going to sleep; a stop
- * request wakes every sleeper that has the stop (futex_waitv, or the lot's
- * stop callback: wait.pml checks that step) without any mutex; then it
+ * verifies it, and written here as what it promises: a waiter sleeps on
+ * its record's state word while that word holds SLEEPING alone and, if it
+ * has the stop, while the stop is not requested, checked atomically with
+ * going to sleep; a stop request wakes every sleeper that has the stop
+ * (futex_waitv, or the lot's stop callback) without any mutex; then it
  * answers what is true: the word first, then the stop, then the deadline.
- * The engines differ in what a wake of `seq` does:
- *  - default: futex_waitv. A wake of one (signal) ends the sleep of exactly
- *    one sleeper on `seq`, any one; a wake of all (broadcast) ends each.
- *  - LOT (spin -DLOT): the lot broadcasts the word's bucket: every wake
- *    ends every sleep on `seq`.
- * The spin before sleeping may end as soon as `seq` changed or the stop was
+ * A wake of a record's word ends that waiter's sleep; with -DLOT it ends
+ * every sleep, as the lot's bucket broadcast may (spurious wake-ups). The
+ * spin before sleeping may end as soon as the record is taken or the stop
  * requested, or run out at any moment.
  *
  * Properties:
@@ -32,32 +34,32 @@
  *  - no deadlock: the producer and the requester have ended (the requester
  *    may hold the caller's mutex while it requests: -DSTOP_LOCKED), and
  *    every consumer has returned or sleeps in the wait;
- *  - results as documented: a wait returns holding the mutex; -ECANCELED
- *    only with the stop requested; -ETIMEDOUT only with a deadline; every
- *    item put is taken or still there; the counters come back to the
- *    sleepers' count.
+ *  - results as documented: a wait returns holding the mutex; 0 only for a
+ *    waiter a signal or broadcast took; -ECANCELED only with the stop
+ *    requested; -ETIMEDOUT only with a deadline; a signal takes the oldest
+ *    record; every item put is taken or still there; the counts come back
+ *    to the sleepers'.
  *
  * Protocol variants that drop one step, each of which spin must refute
  * (tests/model_test.sh checks that it does):
- *  - BUG_SEQ_AFTER_UNLOCK: the waiter reads `seq` after unlocking the
- *    caller's mutex, so a signal made in between is not seen.
- *  - BUG_REGISTER_AFTER_UNLOCK: the waiter counts itself in `waiters` after
- *    unlocking, so a signal in between finds no waiter and does nothing.
- *  - BUG_SLEEPERS_BEFORE_BUMP: the signaller reads `sleepers` before it
- *    bumps `seq`, so a waiter that counts itself and sleeps in between is
- *    not woken.
- *  - BUG_STOP_BEFORE_WORD: a waiter woken while its stop is requested
- *    answers -ECANCELED without looking at `seq` first, so a stopped waiter
- *    that took a wake-one leaves another asleep beside an item (the reason
- *    the wait core reports the word first, and cond.c does too).
+ *  - BUG_LINK_AFTER_UNLOCK: the waiter links its record after unlocking the
+ *    caller's mutex, so a signal made in between finds no one.
+ *  - BUG_COUNT_AFTER_UNLOCK: the waiter links under the mutex but counts
+ *    itself in `waiters` only after unlocking, so a signal in between takes
+ *    the fast path and does nothing.
+ *  - BUG_WAKE_BY_LOOK: the waker reads SLEEPING with a load before its RMW
+ *    that sets TAKEN, so a waiter that says it sleeps in between sleeps
+ *    without a wake.
+ *  - BUG_ERROR_DROPS_TAKEN: a waiter that its stop (or deadline) ends
+ *    answers the error without looking whether a signal took it, so the
+ *    signal's wake-up is lost and another waiter sleeps beside an item.
  *
  * Size: NC consumers, each taking one item; the last has no stop (NULL),
  * the others share the stop (-DALL_STOP: every one has it); -DTIMED gives
  * consumer 0 a deadline; -DSPURIOUS gives each sleep one spurious wake-up.
  * The producer puts NP items (default NC), each signalled under the mutex
  * or after unlocking it (both are tried), or broadcast (-DBCAST). The
- * requester may request the stop at any moment, or not at all
- * (-DNO_STOP: never).
+ * requester may request the stop at any moment, or not at all (-DNO_STOP).
  */
 
 #ifndef NC
@@ -68,6 +70,8 @@
 #endif
 
 #define REQ 1
+#define TAKEN 1
+#define SLEEPING 2
 /* Results. */
 #define R_OK 0
 #define R_CANCELED 1
@@ -77,16 +81,21 @@
 #define C_ASLEEP 2
 #define C_DONE 3
 
-byte seq;      /* grace_cond.seq */
 byte waiters;  /* grace_cond.waiters */
-byte sleepers; /* grace_cond.sleepers */
 byte sw;       /* the stop's word: REQ */
 byte mh;       /* the caller's mutex: 0 free, else holder's _pid + 1 */
+byte bl;       /* the bucket's lock: 0 free, else holder's _pid + 1 */
 byte items;    /* the predicate: items put and not yet taken */
+byte tick;     /* link order, for the oldest-first check */
+
+/* Each consumer's record. */
+bool linked[NC]; /* in the bucket's list (guarded by bl) */
+byte tk[NC];     /* its link order (guarded by bl) */
+byte state[NC];  /* TAKEN, SLEEPING */
 
 /* Ghost state. */
 byte st[NC];       /* C_RUN, C_ASLEEP, C_DONE */
-bool asleep[NC];   /* in the engine's sleep on seq */
+bool asleep[NC];   /* in the engine's sleep on state[i] */
 bool hasstop[NC];
 bool timed[NC];
 bool expired[NC];
@@ -94,7 +103,7 @@ byte spur[NC];
 byte taken;
 bool producer_done;
 bool stopper_done;
-hidden byte wj, wleft;
+hidden byte wj;
 
 inline lock()
 {
@@ -107,40 +116,23 @@ inline unlock()
 	mh = 0
 }
 
-/* A wake of seq by the engine: one sleeper (any) or all of them. */
-inline wake_seq(all)
+inline block()
+{
+	atomic { bl == 0 -> bl = _pid + 1 }
+}
+
+inline bunlock()
+{
+	assert(bl == _pid + 1);
+	bl = 0
+}
+
+/* The engine's wake of record j's state word. */
+inline wake_record(j)
 {
 #ifndef LOT
-	if
-	:: all ->
-		d_step {
-			wj = 0;
-			do
-			:: wj < NC -> asleep[wj] = 0; wj++
-			:: else -> break
-			od
-		}
-	:: else ->
-		atomic {
-			wj = 0;
-			wleft = 0;
-			do
-			:: wj < NC -> wleft = wleft + asleep[wj]; wj++
-			:: else -> break
-			od;
-			wj = 0;
-			do
-			:: wleft == 0 -> break
-			:: wleft > 0 && asleep[wj] -> asleep[wj] = 0; break
-			:: wleft > 1 && asleep[wj] -> wleft--; wj++
-			:: wleft > 0 && !asleep[wj] -> wj++
-			od;
-			wj = 0;
-			wleft = 0
-		}
-	fi
+	asleep[j] = 0
 #else
-	/* The lot broadcasts the bucket, whatever n says. */
 	d_step {
 		wj = 0;
 		do
@@ -151,25 +143,57 @@ inline wake_seq(all)
 #endif
 }
 
+/* ---- grace__wlist_take(c, all ? INT_MAX : 1, &c->waiters), after the
+ * fast path (waiters != 0) ---- */
+inline take(all)
+{
+	block();
+	do
+	:: true ->
+		/* The oldest linked record (the list's first), or none. */
+		d_step {
+			j = NC;
+			wj = 0;
+			do
+			:: wj < NC -> if
+				:: linked[wj] && (j == NC || tk[wj] < tk[j]) -> j = wj
+				:: else -> skip
+				fi;
+				wj++
+			:: else -> break
+			od
+		};
+		if
+		:: j == NC -> break
+		:: else -> skip
+		fi;
+		/* It is the oldest waiter: none linked before it is left. */
+		linked[j] = 0;
+		waiters--;
+#ifndef BUG_WAKE_BY_LOOK
+		d_step { wo = state[j]; state[j] = state[j] | TAKEN };
+#else
+		wo = state[j];
+		state[j] = state[j] | TAKEN;
+#endif
+		if
+		:: (wo & SLEEPING) != 0 -> nw++; wake_record(j)
+		:: else -> skip
+		fi;
+		if
+		:: !all -> break
+		:: else -> skip
+		fi
+	od;
+	bunlock()
+}
+
 /* ---- grace_cond_signal (all = 0) and grace_cond_broadcast (all = 1) ---- */
 inline signal(all)
 {
-	/* if (load(&c->waiters) == 0) return 0; */
 	if
 	:: waiters == 0 -> skip
-	:: else ->
-#ifdef BUG_SLEEPERS_BEFORE_BUMP
-		ns = sleepers;
-#endif
-		/* fetch_add(&c->seq, 1) */
-		seq++;
-#ifndef BUG_SLEEPERS_BEFORE_BUMP
-		ns = sleepers;
-#endif
-		if
-		:: ns != 0 -> wake_seq(all)
-		:: else -> skip
-		fi
+	:: else -> take(all)
 	fi
 }
 
@@ -187,8 +211,8 @@ inline clock_passed(res)
 /* ---- a consumer: take one item, or leave on the first error ---- */
 proctype consumer(byte i)
 {
-	byte s, v, r;
-	bool passed;
+	byte r, old;
+	bool passed, left;
 
 	lock();
 	do
@@ -204,57 +228,55 @@ proctype consumer(byte i)
 		:: passed -> r = R_TIMEDOUT; goto cw_held
 		:: else -> skip
 		fi;
-#ifndef BUG_REGISTER_AFTER_UNLOCK
-		waiters++;
-#endif
-#ifndef BUG_SEQ_AFTER_UNLOCK
-		s = seq;
-#endif
+#ifdef BUG_LINK_AFTER_UNLOCK
 		unlock();
-#ifdef BUG_REGISTER_AFTER_UNLOCK
+#endif
+		/* grace__wlist_link(&me, c, NULL, 0, &c->waiters) */
+		block();
+		d_step { state[i] = 0; linked[i] = 1; tk[i] = tick; tick++ };
+#ifndef BUG_COUNT_AFTER_UNLOCK
 		waiters++;
 #endif
-#ifdef BUG_SEQ_AFTER_UNLOCK
-		s = seq;
+		bunlock();
+#ifndef BUG_LINK_AFTER_UNLOCK
+		unlock();
 #endif
-		/* grace__spin: ends when seq changed or the stop is requested,
-		 * or runs out at any moment. */
+#ifdef BUG_COUNT_AFTER_UNLOCK
+		waiters++;
+#endif
+		r = R_OK;
+		/* grace__spin(&me.state, 0, stop), then, unless taken, sleep. */
 		if
-		:: seq != s -> r = R_OK; goto cw_woke
-		:: hasstop[i] && (sw & REQ) != 0 ->
-			if
-			:: seq != s -> r = R_OK
-			:: else -> r = R_CANCELED
-			fi;
-			goto cw_woke
+		:: (state[i] & TAKEN) != 0 -> goto cw_woke
 		:: skip
 		fi;
-		/* ---- wait_asleep ---- */
-		sleepers++;
-		v = seq;
-		r = R_OK;
 		do
-		:: v != s -> break
-		:: else ->
-			/* grace__wait_nospin(&c->seq, s, stop, d): the stop
-			 * first, then the deadline (a try), then the sleep. */
+		:: true ->
+			/* grace__wlist_sleep: fetch_or(SLEEPING)... */
+			d_step { old = state[i]; state[i] = state[i] | SLEEPING };
 			if
-			:: hasstop[i] && (sw & REQ) != 0 -> r = R_CANCELED; goto gw_done
+			:: (old & TAKEN) != 0 -> r = R_OK; goto sl_done
+			:: else -> skip
+			fi;
+			/* ...then grace__wait_nospin(&me.state, SLEEPING, stop, d):
+			 * the stop, the deadline (a try), the sleep. */
+			if
+			:: hasstop[i] && (sw & REQ) != 0 -> r = R_CANCELED; goto sl_done
 			:: else -> skip
 			fi;
 			clock_passed(passed);
 			if
 			:: passed ->
 				if
-				:: seq != s -> r = R_OK
+				:: state[i] != SLEEPING -> r = R_OK
 				:: else -> r = R_TIMEDOUT
 				fi;
-				goto gw_done
+				goto sl_done
 			:: else -> skip
 			fi;
 			d_step {
 				if
-				:: seq == s && !(hasstop[i] && (sw & REQ) != 0) -> asleep[i] = 1; st[i] = C_ASLEEP
+				:: state[i] == SLEEPING && !(hasstop[i] && (sw & REQ) != 0) -> asleep[i] = 1; st[i] = C_ASLEEP
 				:: else -> skip
 				fi
 			};
@@ -265,13 +287,8 @@ proctype consumer(byte i)
 			fi;
 			/* Report what is true now: the word first. */
 			if
-#ifndef BUG_STOP_BEFORE_WORD
-			:: seq != s -> r = R_OK
-			:: seq == s && hasstop[i] && (sw & REQ) != 0 -> r = R_CANCELED
-#else
-			:: hasstop[i] && (sw & REQ) != 0 -> r = R_CANCELED
-			:: !(hasstop[i] && (sw & REQ) != 0) && seq != s -> r = R_OK
-#endif
+			:: state[i] != SLEEPING -> r = R_OK
+			:: state[i] == SLEEPING && hasstop[i] && (sw & REQ) != 0 -> r = R_CANCELED
 			:: else ->
 				clock_passed(passed);
 				if
@@ -279,26 +296,48 @@ proctype consumer(byte i)
 				:: else -> r = R_OK
 				fi
 			fi;
-gw_done:
-			v = seq;
+sl_done:
+			/* while (r == 0 && !taken) */
 			if
-			:: r != R_OK -> break
-			:: else -> skip
+			:: r == R_OK && (state[i] & TAKEN) == 0 -> skip
+			:: else -> break
 			fi
 		od;
-		sleepers--;
-#ifndef BUG_STOP_BEFORE_WORD
 		if
-		:: v != s -> r = R_OK
+		:: r != R_OK ->
+#ifndef BUG_ERROR_DROPS_TAKEN
+			/* grace__wlist_leave: false (taken) makes it 0. */
+			left = 0;
+			if
+			:: (state[i] & TAKEN) == 0 ->
+				block();
+				if
+				:: (state[i] & TAKEN) == 0 -> linked[i] = 0; waiters--; left = 1
+				:: else -> skip
+				fi;
+				bunlock()
+			:: else -> skip
+			fi;
+			if
+			:: !left -> r = R_OK
+			:: else -> skip
+			fi
+#else
+			block();
+			if
+			:: (state[i] & TAKEN) == 0 -> linked[i] = 0; waiters--
+			:: else -> skip
+			fi;
+			bunlock()
+#endif
 		:: else -> skip
 		fi;
-#endif
 cw_woke:
-		waiters--;
 		lock();
 cw_held:
 		/* Back with the mutex, whatever happened. */
 		assert(mh == _pid + 1);
+		assert(r != R_OK || (state[i] & TAKEN) != 0);
 		assert(r != R_CANCELED || (hasstop[i] && (sw & REQ) != 0));
 		assert(r != R_TIMEDOUT || timed[i]);
 		if
@@ -313,7 +352,7 @@ cw_held:
 /* ---- the producer ---- */
 active proctype producer()
 {
-	byte n = 0, ns;
+	byte n = 0, j, nw, wo;
 	do
 	:: n < NP ->
 		lock();
@@ -340,7 +379,7 @@ active proctype stopper()
 #ifndef NO_STOP
 	if
 	:: skip
-	:: 
+	::
 #ifdef STOP_LOCKED
 		lock();
 #endif
@@ -351,13 +390,7 @@ active proctype stopper()
 			k = 0;
 			do
 			:: k < NC -> if
-#ifndef LOT
 				:: hasstop[k] -> asleep[k] = 0
-#else
-				/* The lot: each stop callback wakes the
-				 * cond's bucket, every sleeper of seq. */
-				:: hasstop[k] -> asleep[0] = 0; asleep[NC - 1] = 0; asleep[k] = 0
-#endif
 				:: else -> skip
 				fi;
 				k++
@@ -380,7 +413,7 @@ active proctype monitor()
 	atomic {
 		timeout ->
 		assert(producer_done && stopper_done);
-		assert(mh == 0);
+		assert(mh == 0 && bl == 0);
 		assert(taken + items == NP);
 		k = 0;
 		nasleep = 0;
@@ -389,18 +422,18 @@ active proctype monitor()
 			assert(st[k] == C_DONE || st[k] == C_ASLEEP);
 			if
 			:: st[k] == C_ASLEEP ->
-				assert(asleep[k]);
+				assert(asleep[k] && linked[k]);
 				/* No item waits beside a sleeper... */
 				assert(items == 0);
 				/* ...and a stop requested has ended its wait. */
 				assert(!hasstop[k] || (sw & REQ) == 0);
 				nasleep++
-			:: else -> skip
+			:: else -> assert(!linked[k])
 			fi;
 			k++
 		:: else -> break
 		od;
-		assert(waiters == nasleep && sleepers == nasleep)
+		assert(waiters == nasleep)
 	}
 }
 

@@ -255,11 +255,42 @@ static inline const char *grace__blocked_op(struct grace__blocked *b)
 typedef void (*grace__queue_hook_fn)(int side);
 extern _Atomic(grace__queue_hook_fn) grace__queue_claim_hook;
 
-/* ---- word waits (src/word.c) ---- */
+/* ---- waiter lists (src/word.c) ---- */
 
-/* For tests: the number of grace_wait_word callers on `w` that are linked
- * on its bucket's list now (asleep or about to sleep), read under the lock. */
-int grace__word_waiters(const uint32_t *w);
+/* A waiter's record on a list of waiters for a key (an object's address),
+ * on the waiting thread's stack: grace_wait_word and grace_cond_wait.
+ * word.c tells the protocol. */
+struct grace__waiter {
+	struct grace__link link; /* in the key's bucket, under its lock */
+	const void *key;
+	_Atomic uint32_t state;  /* TAKEN (by a waker), SLEEPING (by the waiter) */
+};
+
+/* Link w as the newest waiter on `key`. With `word`, first check under the
+ * bucket's lock (after a seq_cst fence) that *word == expected: -EAGAIN,
+ * not linked, when it differs. *count, when not NULL, counts the records
+ * linked for the object (raised here, lowered by take and leave). 0. */
+int grace__wlist_link(struct grace__waiter *w, const void *key, _Atomic uint32_t *word, uint32_t expected,
+                      _Atomic uint32_t *count);
+
+/* Whether a waker has taken w off its list (acquire). */
+bool grace__wlist_taken(struct grace__waiter *w);
+
+/* Sleep until w is taken (0), the stop is requested (-ECANCELED), `d`
+ * passes (-ETIMEDOUT), or spuriously (0): check grace__wlist_taken. */
+int grace__wlist_sleep(struct grace__waiter *w, grace_stop *stop, grace_deadline d, struct grace__site *site);
+
+/* Take w off its list unless a waker did: true if we did, false if it was
+ * taken (the caller then owns a wake-up). After it, w may go. */
+bool grace__wlist_leave(struct grace__waiter *w, _Atomic uint32_t *count);
+
+/* Take up to n waiters of `key` off its list, oldest first, and wake those
+ * that sleep; the number taken. No system call for a waiter still spinning. */
+int grace__wlist_take(const void *key, int n, _Atomic uint32_t *count);
+
+/* For tests: the records linked for `key` now (with `asleep`, only those
+ * whose waiter said it sleeps), read under the lock. */
+int grace__word_waiters(const void *key, bool asleep);
 
 /* ---- threads (src/thread.c) ---- */
 

@@ -55,7 +55,7 @@ TEST(signal_without_waiters_writes_nothing)
 			ASSERT_RC(grace_cond_signal(&c), 0);
 			ASSERT_RC(grace_cond_broadcast(&c), 0);
 		}
-		ASSERT_EQ(atomic_load(&c.seq), 0);
+		ASSERT_EQ(atomic_load(&c.waiters), 0);
 		ASSERT_EQ(fk.wakes, 0);
 		grace__engine_install(NULL);
 	}
@@ -76,7 +76,7 @@ TEST(misuse)
 	ASSERT_RC(grace_cond_signal(NULL), -EINVAL);
 	ASSERT_RC(grace_cond_broadcast(NULL), -EINVAL);
 	ASSERT_EQ(atomic_load(&c.waiters), 0);
-	ASSERT_EQ(atomic_load(&c.seq), 0);
+	ASSERT_EQ(grace__word_waiters(&c, false), 0);
 	pthread_mutex_destroy(&m);
 }
 
@@ -130,7 +130,7 @@ TEST(real_timeout_holds_the_mutex)
 		ASSERT_HELD_AND_UNLOCK(&m);
 	}
 	ASSERT_EQ(atomic_load(&c.waiters), 0);
-	ASSERT_EQ(atomic_load(&c.sleepers), 0);
+	ASSERT_EQ(grace__word_waiters(&c, false), 0);
 	ASSERT_RC(grace_stop_free(s), 0);
 	pthread_mutex_destroy(&m);
 }
@@ -193,7 +193,6 @@ TEST(timeout_on_the_fake_clock)
 		pthread_t t;
 		start_threads(&t, 1, fwait_main, &x, sizeof x);
 		until_asleep(1);
-		ASSERT_PTR_EQ(fk.w, &c.seq);
 		ASSERT_EQ(fk.d, T0 + 30 * MS);
 		atomic_store(&fk.now, x.d - 1);
 		release(0);
@@ -209,7 +208,8 @@ TEST(timeout_on_the_fake_clock)
 	}
 }
 
-/* A signal to a sleeper makes one wake of one thread, on the cond's word. */
+/* A signal to a sleeper makes one wake, of the word it sleeps on; a second
+ * signal, with the first waiter taken and not yet run, makes none. */
 TEST(signal_wakes_one_on_the_fake_engine)
 {
 	for (size_t e = 0; e < 2; e++) {
@@ -223,7 +223,10 @@ TEST(signal_wakes_one_on_the_fake_engine)
 		until_asleep(1);
 		ASSERT_RC(grace_cond_signal(&c), 0);
 		ASSERT_EQ(fk.wakes, 1);
-		ASSERT_PTR_EQ(fk.woken[0], &c.seq);
+		ASSERT_PTR_EQ(fk.woken[0], fk.w);
+		ASSERT_RC(grace_cond_signal(&c), 0);
+		ASSERT_RC(grace_cond_broadcast(&c), 0);
+		ASSERT_EQ(fk.wakes, 1);
 		release(0);
 		pthread_join(t, NULL);
 		ASSERT_RC(x.rc, 0);
@@ -276,7 +279,7 @@ static void shared_init(struct shared *sh, bool with_stop)
 static void shared_fini(struct shared *sh)
 {
 	ASSERT_EQ(atomic_load(&sh->c.waiters), 0);
-	ASSERT_EQ(atomic_load(&sh->c.sleepers), 0);
+	ASSERT_EQ(grace__word_waiters(&sh->c, false), 0);
 	ASSERT_RC(grace_stop_free(sh->stop), 0);
 	pthread_mutex_destroy(&sh->m);
 }
@@ -288,7 +291,7 @@ TEST(signal_wakes_a_waiter)
 	struct w x = {&sh, 1, 1};
 	pthread_t t;
 	start_threads(&t, 1, waiter_main, &x, sizeof x);
-	WAIT_UNTIL(atomic_load(&sh.c.sleepers) == 1);
+	WAIT_UNTIL(grace__word_waiters(&sh.c, true) == 1);
 	pthread_mutex_lock(&sh.m);
 	sh.ready = true;
 	ASSERT_RC(grace_cond_signal(&sh.c), 0); /* with the mutex held */
@@ -314,7 +317,7 @@ TEST(stop_wakes_waiter_while_requester_holds_the_mutex)
 		start_threads(&t, 1, waiter_main, &x, sizeof x);
 		/* Odd rounds catch it in its spin or before, even ones asleep. */
 		if (round % 2 == 0)
-			WAIT_UNTIL(atomic_load(&sh.c.sleepers) == 1);
+			WAIT_UNTIL(grace__word_waiters(&sh.c, true) == 1);
 		else
 			WAIT_UNTIL(atomic_load(&sh.c.waiters) == 1);
 		pthread_mutex_lock(&sh.m);
@@ -331,6 +334,53 @@ TEST(stop_wakes_waiter_while_requester_holds_the_mutex)
 	}
 }
 
+/* Each signal takes exactly one waiter, the oldest, on both engines. */
+struct once {
+	struct shared *sh;
+	int rc;
+	atomic_int *order; /* the next rank to hand out */
+	int rank;
+};
+
+static void *once_main(void *arg)
+{
+	struct once *x = arg;
+	pthread_mutex_lock(&x->sh->m);
+	x->rc = grace_cond_wait(&x->sh->c, &x->sh->m, NULL, grace_after_ms(20000));
+	x->rank = atomic_fetch_add(x->order, 1);
+	pthread_mutex_unlock(&x->sh->m);
+	return NULL;
+}
+
+TEST(signal_takes_exactly_the_oldest)
+{
+	struct shared sh;
+	shared_init(&sh, false);
+	atomic_int order = 0;
+	struct once xs[3];
+	pthread_t ts[3];
+	for (int i = 0; i < 3; i++) {
+		xs[i] = (struct once){&sh, 1, &order, -1};
+		start_threads(&ts[i], 1, once_main, &xs[i], sizeof xs[i]);
+		WAIT_UNTIL(grace__word_waiters(&sh.c, true) == i + 1);
+	}
+	ASSERT_RC(grace_cond_signal(&sh.c), 0);
+	ASSERT_EQ(grace__word_waiters(&sh.c, false), 2);
+	ASSERT_EQ(atomic_load(&sh.c.waiters), 2);
+	pthread_join(ts[0], NULL);
+	ASSERT_RC(xs[0].rc, 0);
+	ASSERT_EQ(xs[0].rank, 0);
+	ASSERT_RC(grace_cond_signal(&sh.c), 0);
+	pthread_join(ts[1], NULL);
+	ASSERT_RC(xs[1].rc, 0);
+	ASSERT_EQ(grace__word_waiters(&sh.c, false), 1);
+	ASSERT_RC(grace_cond_broadcast(&sh.c), 0);
+	pthread_join(ts[2], NULL);
+	ASSERT_RC(xs[2].rc, 0);
+	ASSERT_EQ(xs[2].rank, 2);
+	shared_fini(&sh);
+}
+
 #define NMANY 64
 
 static void many(bool by_stop)
@@ -342,7 +392,7 @@ static void many(bool by_stop)
 	for (int i = 0; i < NMANY; i++)
 		xs[i] = (struct w){&sh, 1, 1};
 	start_threads(ts, NMANY, waiter_main, xs, sizeof xs[0]);
-	WAIT_UNTIL(atomic_load(&sh.c.sleepers) == NMANY);
+	WAIT_UNTIL(grace__word_waiters(&sh.c, true) == NMANY);
 	grace_deadline t0 = grace_now();
 	if (by_stop) {
 		ASSERT_RC(grace_stop_request(sh.stop, 3), 1);
@@ -417,7 +467,7 @@ TEST(robust_mutex_owner_died)
 		r.after = -1;
 		pthread_t w, d;
 		start_threads(&w, 1, robust_waiter, &r, sizeof r);
-		WAIT_UNTIL(atomic_load(&r.c.sleepers) == 1);
+		WAIT_UNTIL(grace__word_waiters(&r.c, true) == 1);
 		start_threads(&d, 1, lock_and_die, &r.m, sizeof r.m);
 		pthread_join(d, NULL);
 		if (unrecoverable) {
@@ -592,6 +642,6 @@ TEST(ring_with_consumers_stopped_half_way)
 TEST_LIST(T(zeroed_and_static_are_valid), T(signal_without_waiters_writes_nothing), T(misuse),
           T(stop_already_requested_wins), T(past_deadline_is_a_try), T(real_timeout_holds_the_mutex),
           T(unlock_refused_is_eperm), T(timeout_on_the_fake_clock), T(signal_wakes_one_on_the_fake_engine),
-          T(signal_wakes_a_waiter), T(stop_wakes_waiter_while_requester_holds_the_mutex),
+          T(signal_wakes_a_waiter), T(signal_takes_exactly_the_oldest), T(stop_wakes_waiter_while_requester_holds_the_mutex),
           T(stop_ends_64_waiters), T(broadcast_wakes_64_waiters), T(robust_mutex_owner_died),
           T(ring_counts_every_item), T(ring_with_consumers_stopped_half_way))

@@ -24,7 +24,7 @@ TEST(misuse)
 	ASSERT_RC(grace_wake_word(NULL, 1), -EINVAL);
 	ASSERT_RC(grace_wake_word(NULL, -1), -EINVAL);
 	ASSERT_RC(grace_wake_word(odd, 1), -EINVAL);
-	ASSERT_EQ(grace__word_waiters(&buf[0]), 0);
+	ASSERT_EQ(grace__word_waiters(&buf[0], false), 0);
 }
 
 TEST(word_differs_returns_at_once)
@@ -54,7 +54,7 @@ TEST(past_deadline_is_a_try)
 	grace_deadline past[] = {grace_now(), grace_now() - 1, 0, -1, INT64_MIN};
 	for (size_t i = 0; i < sizeof past / sizeof past[0]; i++)
 		ASSERT_RC(grace_wait_word((const uint32_t *)&w, 5, NULL, past[i]), -ETIMEDOUT);
-	ASSERT_EQ(grace__word_waiters((const uint32_t *)&w), 0);
+	ASSERT_EQ(grace__word_waiters((const uint32_t *)&w, false), 0);
 }
 
 TEST(real_timeout)
@@ -67,7 +67,7 @@ TEST(real_timeout)
 		grace_deadline t0 = grace_now();
 		ASSERT_RC(grace_wait_word((const uint32_t *)&w, 5, stops[i], t0 + 30 * MS), -ETIMEDOUT);
 		ASSERT_GE(grace_now() - t0, 30 * MS);
-		ASSERT_EQ(grace__word_waiters((const uint32_t *)&w), 0);
+		ASSERT_EQ(grace__word_waiters((const uint32_t *)&w, false), 0);
 	}
 	ASSERT_RC(grace_stop_free(s), 0);
 }
@@ -118,7 +118,7 @@ TEST(wake_counts_exactly)
 	for (int i = 0; i < NW; i++)
 		xs[i] = (struct ww){(const uint32_t *)&w, 0, NULL, grace_after_ms(20000), 1, &returned};
 	start_threads(ts, NW, ww_main, xs, sizeof xs[0]);
-	WAIT_UNTIL(grace__word_waiters((const uint32_t *)&w) == NW);
+	WAIT_UNTIL(grace__word_waiters((const uint32_t *)&w, false) == NW);
 	ASSERT_RC(grace_wake_word((const uint32_t *)&w, 0), 0);
 	atomic_store(&w, 1);
 	ASSERT_RC(grace_wake_word((const uint32_t *)&w, 2), 2);
@@ -148,12 +148,12 @@ TEST(wake_without_change_waits_again)
 	struct ww x = {w, 0, NULL, grace_after_ms(20000), 1, &returned};
 	pthread_t t;
 	start_threads(&t, 1, ww_main, &x, sizeof x);
-	WAIT_UNTIL(grace__word_waiters(w) == 1);
+	WAIT_UNTIL(grace__word_waiters(w, false) == 1);
 	for (int i = 1; i < 64; i++)
 		ASSERT_RC(grace_wake_word((const uint32_t *)&words[i], -1), 0);
 	ASSERT_RC(grace_wake_word(w, 1), 1);
 	/* It comes back onto the list, and has not returned. */
-	WAIT_UNTIL(grace__word_waiters(w) == 1);
+	WAIT_UNTIL(grace__word_waiters(w, false) == 1);
 	ASSERT_EQ(atomic_load(&returned), 0);
 	atomic_store(&words[0], 7);
 	ASSERT_RC(grace_wake_word(w, 1), 1);
@@ -175,14 +175,14 @@ TEST(stop_ends_64_waiters)
 	for (int i = 0; i < NMANY; i++)
 		xs[i] = (struct ww){(const uint32_t *)&w, 3, s, grace_after_ms(20000), 1, &returned};
 	start_threads(ts, NMANY, ww_main, xs, sizeof xs[0]);
-	WAIT_UNTIL(grace__word_waiters((const uint32_t *)&w) == NMANY);
+	WAIT_UNTIL(grace__word_waiters((const uint32_t *)&w, false) == NMANY);
 	ASSERT_RC(grace_stop_request(s, 1), 1);
 	WAIT_UNTIL_MS(atomic_load(&returned) == NMANY, 10000);
 	join_threads(ts, NMANY);
 	for (int i = 0; i < NMANY; i++)
 		ASSERT_RC(xs[i].rc, -ECANCELED);
 	/* Every record left the list. */
-	ASSERT_EQ(grace__word_waiters((const uint32_t *)&w), 0);
+	ASSERT_EQ(grace__word_waiters((const uint32_t *)&w, false), 0);
 	ASSERT_RC(grace_wake_word((const uint32_t *)&w, -1), 0);
 	ASSERT_RC(grace_stop_free(s), 0);
 }
@@ -196,7 +196,7 @@ TEST(wake_all_64_waiters)
 	for (int i = 0; i < NMANY; i++)
 		xs[i] = (struct ww){(const uint32_t *)&w, 3, NULL, grace_after_ms(20000), 1, &returned};
 	start_threads(ts, NMANY, ww_main, xs, sizeof xs[0]);
-	WAIT_UNTIL(grace__word_waiters((const uint32_t *)&w) == NMANY);
+	WAIT_UNTIL(grace__word_waiters((const uint32_t *)&w, false) == NMANY);
 	atomic_store(&w, 4);
 	/* More than a batch: every one counted once. On the lot a waiter
 	 * woken spuriously (a wake of another word of its bucket) may see the
@@ -206,7 +206,7 @@ TEST(wake_all_64_waiters)
 		ASSERT_EQ(n, NMANY);
 	ASSERT_GE(n, 1);
 	ASSERT_LE(n, NMANY);
-	ASSERT_EQ(grace__word_waiters((const uint32_t *)&w), 0);
+	ASSERT_EQ(grace__word_waiters((const uint32_t *)&w, false), 0);
 	WAIT_UNTIL_MS(atomic_load(&returned) == NMANY, 10000);
 	join_threads(ts, NMANY);
 	for (int i = 0; i < NMANY; i++)
@@ -321,7 +321,7 @@ TEST(tickets_count_every_item)
 	join_threads(cs, TC);
 	ASSERT_EQ(atomic_load(&t.taken), all);
 	ASSERT_EQ(atomic_load(&t.word), 0);
-	ASSERT_EQ(grace__word_waiters((const uint32_t *)&t.word), 0);
+	ASSERT_EQ(grace__word_waiters((const uint32_t *)&t.word, false), 0);
 	ASSERT_LE(atomic_load(&t.woken_total), all);
 	ASSERT_RC(grace_stop_free(t.stop), 0);
 }
