@@ -11,7 +11,9 @@
 #  2. The library is built in Release (-O2) in BUILDDIR/lib with CMake.
 #  3. Every bench/*.c is built against BUILDDIR/lib/libgrace.a and
 #     -lpthread (plus `pkg-config glib-2.0 gio-2.0` when it includes glib.h),
-#     every bench/*.cc with g++ -std=c++20 -O2, every bench/*.go with
+#     every bench/*.cc with g++ -std=c++20 -O2 (plus -DHAVE_BOOST_THREAD
+#     -lboost_thread when it includes a Boost.Thread header and the
+#     library links; otherwise without it), every bench/*.go with
 #     `go build`; bench/*.py run under python3 (table.py and chart.py excepted).
 #  4. The programs run one after another, never in parallel. Their
 #     `RESULT <scenario> <peer> <value> <unit> <better>` lines, with the
@@ -108,8 +110,21 @@ for src in "$here"/bench/*; do
 		name="${file%.cc}_cc"
 		have "$CXX" || { skipped="$skipped $file(no-$CXX)"; continue; }
 		say "== c++ $file"
+		extra=""
+		# Boost.Thread peers are built only where the library links.
+		if grep -q '#[[:space:]]*include[[:space:]]*<boost/thread' "$src"; then
+			if printf '#include <boost/thread/thread.hpp>\nint main() { return 0; }\n' |
+				$CXX -std=c++20 -x c++ - -o "$bin/.boost-probe" -lboost_thread >/dev/null 2>&1; then
+				extra="-DHAVE_BOOST_THREAD -lboost_thread"
+			else
+				say "run.sh: $file: Boost.Thread not found; its Boost peers are left out"
+				skipped="$skipped $file(no-boost-peer)"
+			fi
+			rm -f "$bin/.boost-probe"
+		fi
+		# shellcheck disable=SC2086
 		if $CXX -std=c++20 -O2 -Wall -Wextra -pthread -I"$here/include" -I"$here/bench" \
-			-o "$bin/$name" "$src" "$lib" >"$logs/$name.build" 2>&1; then
+			-o "$bin/$name" "$src" "$lib" $extra >"$logs/$name.build" 2>&1; then
 			programs="$programs $name:exe:$bin/$name"
 		else
 			cat "$logs/$name.build" >&2
@@ -150,7 +165,7 @@ cpu=$(sed -n 's/^model name[[:space:]]*:[[:space:]]*//p' /proc/cpuinfo 2>/dev/nu
 	echo "# machine: nproc $(nproc 2>/dev/null || echo '?'), ${cpu:-unknown CPU}, Linux $(uname -r)"
 	echo "# load: $(cut -d' ' -f1-3 /proc/loadavg 2>/dev/null || echo unknown) (1, 5, 15 min, at the start)"
 	echo "# compilers: $($CC --version 2>/dev/null | head -n 1); $($CXX --version 2>/dev/null | head -n 1)"
-	echo "# peers: $($GO version 2>/dev/null || echo 'no go'); $($PYTHON --version 2>&1 || echo 'no python'); glib $(pkg-config --modversion glib-2.0 2>/dev/null || echo none)"
+	echo "# peers: $($GO version 2>/dev/null || echo 'no go'); $($PYTHON --version 2>&1 || echo 'no python'); glib $(pkg-config --modversion glib-2.0 2>/dev/null || echo none); boost $(dpkg-query -W -f='${Version}' libboost-thread-dev 2>/dev/null || echo none)"
 } >"$results"
 
 export BENCH_QUICK="$quick"

@@ -2,7 +2,7 @@
 # Install the Debian packages a task needs, only those missing.
 #   deps.sh check   what `make check` needs (compilers, CMake, sanitizer runtimes,
 #                   curl and wrk for the HTTP demo's tests)
-#   deps.sh bench   what `make bench` needs as well (C++20, GLib, Go, Python)
+#   deps.sh bench   what `make bench` needs as well (C++20, GLib, Go, Python, Boost.Thread)
 #   deps.sh check --dry-run   only say what is missing ("missing: ..."), and
 #                   exit 1 if anything is
 set -eu
@@ -14,7 +14,7 @@ pkgs="$pkgs wrk"
 pkgs="$pkgs spin"
 pkgs="$pkgs libclang-rt-14-dev"
 if [ "$what" = bench ]; then
-	pkgs="$pkgs g++ libglib2.0-dev pkg-config golang-go python3"
+	pkgs="$pkgs g++ libglib2.0-dev pkg-config golang-go python3 libboost-thread-dev"
 fi
 missing=""
 for p in $pkgs; do
