@@ -50,7 +50,7 @@ static void running_dec(grace_group *g)
 	/* Seq_cst: see the top comment (pairs with the waiter's raise). */
 	if (atomic_fetch_sub_explicit(&g->word, 1, memory_order_seq_cst) == 1 &&
 	    atomic_load_explicit(&g->waiters, memory_order_seq_cst) != 0)
-		grace__wake(&g->word, INT32_MAX);
+		grace__os_wake(&g->word, INT32_MAX);
 }
 
 void grace__group_member_exited(grace_group *g)
@@ -90,7 +90,7 @@ void grace__group_unpin(grace_group *g)
 	 * once more after it sees 0, so our unlock is our last touch of g. */
 	grace__mutex_lock(&g->lock);
 	if (atomic_fetch_sub_explicit(&g->pins, 1, memory_order_relaxed) == 1 && g->freeing)
-		grace__wake(&g->pins, INT32_MAX);
+		grace__os_wake(&g->pins, INT32_MAX);
 	grace__mutex_unlock(&g->lock);
 }
 

@@ -59,9 +59,8 @@ extern _Atomic long grace__alloc_fail_countdown;
 void *grace__malloc(size_t n);
 void *grace__calloc(size_t n, size_t size);
 void *grace__realloc(void *p, size_t n);
-char *grace__strdup(const char *s);
-/* Aligned to `align` (0 or up to max_align_t: plain malloc); size is
- * rounded up to a multiple of align. */
+/* Aligned to `align` (0 or up to _Alignof(max_align_t): plain malloc);
+ * size is rounded up to a multiple of align. */
 void *grace__aligned_alloc(size_t align, size_t size);
 
 /* ---- error names (src/error.c) ---- */
@@ -192,12 +191,6 @@ bool grace__spin(_Atomic uint32_t *w, uint32_t val, grace_stop *stop);
  * the word soon (grace_sleep), where spinning would only burn CPU. */
 int grace__wait_nospin(_Atomic uint32_t *w, uint32_t val, grace_stop *stop, int64_t d,
                        struct grace__site *site);
-
-/* Wake up to n sleepers of grace__wait on w (INT32_MAX: all). */
-static inline void grace__wake(_Atomic uint32_t *w, int n)
-{
-	grace__os_wake(w, n);
-}
 
 /* For tests only: make `e` the sleep engine and clock of the process, or,
  * with NULL, put back the one chosen at load. Call it with no thread

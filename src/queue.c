@@ -105,11 +105,6 @@ struct grace_queue {
 #define DWIN_ACTIVE(w) ((uint32_t)(w))
 #define DWIN_OPEN (UINT64_C(1) + (UINT64_C(1) << 32))
 
-static void *q_alloc(size_t align, size_t size)
-{
-	return grace__aligned_alloc(align, size);
-}
-
 static inline bool live(const grace_queue *q)
 {
 	return q != NULL && q->magic == Q_MAGIC;
@@ -157,7 +152,7 @@ static void wake_all(_Atomic uint32_t *w)
 	/* Seq_cst: the change is ordered after whatever made the waiters'
 	 * condition true, and before the wake, so no sleep can miss it. */
 	atomic_fetch_add_explicit(w, 1, memory_order_seq_cst);
-	grace__wake(w, INT32_MAX);
+	grace__os_wake(w, INT32_MAX);
 }
 
 /* Wake one waiter, unless every registered waiter already has a wake-up
@@ -175,7 +170,7 @@ static inline void wq_signal(struct waitq *wq)
 		                                          memory_order_seq_cst)) {
 			atomic_fetch_add_explicit(&wq->word, 1, memory_order_seq_cst);
 			bool all = atomic_load_explicit(&wq->drainers, memory_order_seq_cst) != 0;
-			grace__wake(&wq->word, all ? INT32_MAX : 1);
+			grace__os_wake(&wq->word, all ? INT32_MAX : 1);
 			return;
 		}
 	}
@@ -312,7 +307,7 @@ static int grow_locked(grace_queue *q)
 	size_t ncap = q->ucap != 0 ? q->ucap * 2 : 16;
 	if (ncap < q->ucap || ncap > SIZE_MAX / sizeof(void *))
 		return -ENOMEM;
-	void **nb = q_alloc(0, ncap * sizeof(void *));
+	void **nb = grace__malloc(ncap * sizeof(void *));
 	if (nb == NULL)
 		return -ENOMEM;
 	for (size_t i = 0; i < q->ucount; i++)
@@ -418,12 +413,12 @@ int grace_queue_new(grace_queue **out, size_t capacity)
 		return -EINVAL;
 	if (capacity > SIZE_MAX / sizeof(struct slot) || capacity > (UINT64_C(1) << 56))
 		return -ENOMEM;
-	grace_queue *q = q_alloc(_Alignof(grace_queue), sizeof *q);
+	grace_queue *q = grace__aligned_alloc(_Alignof(grace_queue), sizeof *q);
 	if (q == NULL)
 		return -ENOMEM;
 	memset(q, 0, sizeof *q);
 	if (capacity != 0) {
-		q->slots = q_alloc(64, capacity * sizeof(struct slot));
+		q->slots = grace__aligned_alloc(64, capacity * sizeof(struct slot));
 		if (q->slots == NULL) {
 			free(q);
 			return -ENOMEM;
@@ -451,7 +446,7 @@ int grace_queue_set_name(grace_queue *q, const char *name)
 	if (!live(q) || name == NULL)
 		return -EINVAL;
 	size_t len = strlen(name);
-	struct name_node *n = q_alloc(0, sizeof *n + len + 1);
+	struct name_node *n = grace__malloc(sizeof *n + len + 1);
 	if (n == NULL)
 		return -ENOMEM;
 	memcpy(n->s, name, len + 1);

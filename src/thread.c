@@ -225,7 +225,7 @@ static void finish(grace_thread *t, int result)
 	 * wake, or its sleep sees EXITED and does not begin. */
 	uint32_t old = atomic_fetch_or_explicit(&t->state, GRACE__T_EXITED, memory_order_seq_cst);
 	if (old & GRACE__T_WAITING)
-		grace__wake(&t->state, INT32_MAX);
+		grace__os_wake(&t->state, INT32_MAX);
 
 	/* The link is cleared once used: a later abandon then knows that the
 	 * group has counted this exit. */
