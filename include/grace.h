@@ -186,17 +186,38 @@ GRACE_API int grace_stop_reason(const grace_stop *s);
 GRACE_API int grace_stop_set_deadline(grace_stop *s, grace_deadline d);
 
 /* A stop callback record, owned by the caller (embed it or keep it on the
- * stack). Its fields are private to the library. Zero it (= {0}) before its
- * first use: leftover memory may look like a registered record and be
- * refused with -EINVAL. */
-typedef struct grace_stop_cb {
-	void (*fn)(void *arg);
-	void *arg;
-	struct grace_stop_cb *next, *prev;
-	grace_stop *stop;
-	void *reserved_;
-	GRACE__ATOMIC(uint32_t) state;
-	uint32_t reserved2_;
+ * stack). Its contents are private: it is opaque storage, sized and aligned
+ * to hold the library's own record with room to spare, so that the record
+ * can grow without changing this type.
+ *
+ * Size and ABI: GRACE_STOP_CB_WORDS pointer-sized words (96 bytes on 64-bit
+ * systems, 48 on 32-bit ones), aligned for both a pointer and an int64_t.
+ * The library checks at compile time that its record fits. The size and
+ * the alignment are part of the ABI: they change only in a release that may
+ * change the ABI (a new minor version while the major version is 0, and
+ * CHANGELOG.md says so), never in a patch release. Do not read or write the
+ * storage; take its size with sizeof.
+ *
+ * Zero it (= {0}) before its first use: zeroed memory is an idle record;
+ * leftover memory may look like a registered record and be refused with
+ * -EINVAL. After grace_stop_off() (or a successful grace_stop_try_off())
+ * it is idle again and may be reused or freed. */
+#define GRACE_STOP_CB_WORDS 12
+
+#if defined(__GNUC__)
+/* Callers touch the storage only as this type (zeroing it); the library
+ * reads it as its own record. may_alias keeps type-based alias analysis
+ * from separating the two, even across link-time inlining. */
+#define GRACE__MAY_ALIAS __attribute__((__may_alias__))
+#else
+#define GRACE__MAY_ALIAS
+#endif
+
+typedef struct GRACE__MAY_ALIAS grace_stop_cb {
+	union {
+		void *words[GRACE_STOP_CB_WORDS];
+		int64_t align_; /* 8-byte alignment on 32-bit systems too */
+	} private_;
 } grace_stop_cb;
 
 /* Register `fn(arg)` to run once when `s` is requested. If `s` already is,

@@ -90,7 +90,7 @@ struct grace_stop {
 	uint32_t magic;
 	_Atomic int reason; /* written once, before REQUESTED (release) */
 	pthread_mutex_t lock; /* guards cbs, kids, fds, fd_gen, pins */
-	grace_stop_cb *cbs;   /* registered callbacks, newest first */
+	struct grace__list cbs; /* registered callbacks (grace__stop_cb.link), newest first */
 	struct grace__list kids; /* children, newest first */
 	struct grace__link sib;  /* our link in the parent's kids, under its lock */
 	int fds[2];           /* grace_stop_fd, -1 until asked for */
@@ -107,6 +107,28 @@ struct grace_stop {
 	struct grace__link tlink; /* in the timer's list, while `timed` */
 	bool timed;
 };
+
+/* A callback record: what a grace_stop_cb really holds (stop.c). The public
+ * type is opaque storage that this must fit in, checked below, so that the
+ * record can change without changing the ABI. Zeroed storage is an idle
+ * record (state 0, not in a list). */
+struct grace__stop_cb {
+	void (*fn)(void *arg);
+	void *arg;
+	grace_stop *stop;        /* where it is registered, while REGISTERED */
+	struct grace__link link; /* in stop->cbs, under the stop's lock, while REGISTERED */
+	_Atomic uint32_t state;  /* CB_* in stop.c: the one field read without a lock */
+};
+
+_Static_assert(sizeof(struct grace__stop_cb) <= sizeof(grace_stop_cb),
+               "the callback record outgrew grace_stop_cb: raising GRACE_STOP_CB_WORDS changes the ABI");
+_Static_assert(_Alignof(struct grace__stop_cb) <= _Alignof(grace_stop_cb),
+               "the callback record needs more alignment than grace_stop_cb has");
+
+static inline struct grace__stop_cb *grace__stop_cb_of(grace_stop_cb *cb)
+{
+	return (struct grace__stop_cb *)(void *)cb;
+}
 
 /* Raise REQUESTED in the stop's word and wake its sleepers (wait.c tells
  * the protocol); called once, by the winner of the reason's CAS. `self`:

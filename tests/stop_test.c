@@ -153,6 +153,48 @@ TEST(callback_on_requested_stop_runs_at_once)
 	ASSERT_RC(grace_stop_free(s), 0);
 }
 
+/* The record is opaque storage of the documented size (the ABI), aligned
+ * for a pointer and an int64_t; the library's record lives inside it, and
+ * a zeroed one is idle. */
+_Static_assert(sizeof(grace_stop_cb) == GRACE_STOP_CB_WORDS * sizeof(void *), "grace_stop_cb's documented size");
+_Static_assert(_Alignof(grace_stop_cb) >= _Alignof(void *) && _Alignof(grace_stop_cb) >= _Alignof(int64_t),
+               "grace_stop_cb's documented alignment");
+
+TEST(callback_records_stay_inside_their_storage)
+{
+	/* Records packed between guard bytes: whatever the library keeps in
+	 * one, registering, running, removing and reusing it touches none of
+	 * the bytes around it. */
+	struct guarded {
+		unsigned char before[sizeof(void *)];
+		grace_stop_cb cb;
+		unsigned char after[sizeof(void *)];
+	} rec[3];
+	memset(rec, 0xa5, sizeof rec);
+	for (int i = 0; i < 3; i++)
+		memset(&rec[i].cb, 0, sizeof rec[i].cb);
+	grace_stop *s = new_stop(NULL);
+	atomic_int n = 0;
+	for (int i = 0; i < 3; i++)
+		ASSERT_RC(grace_stop_on(s, &rec[i].cb, count_cb, &n), 0);
+	ASSERT_RC(grace_stop_off(&rec[1].cb), 1); /* the middle one of the list */
+	ASSERT_RC(grace_stop_on(s, &rec[1].cb, count_cb, &n), 0); /* idle again: reusable */
+	ASSERT_RC(grace_stop_request(s, 1), 1);
+	ASSERT_EQ(atomic_load(&n), 3);
+	for (int i = 0; i < 3; i++)
+		ASSERT_RC(grace_stop_off(&rec[i].cb), 0);
+	/* One that has run is reusable too: on a requested stop it runs at once. */
+	ASSERT_RC(grace_stop_on(s, &rec[0].cb, count_cb, &n), 1);
+	ASSERT_EQ(atomic_load(&n), 4);
+	for (int i = 0; i < 3; i++) {
+		for (size_t j = 0; j < sizeof rec[i].before; j++) {
+			ASSERT_EQ(rec[i].before[j], 0xa5);
+			ASSERT_EQ(rec[i].after[j], 0xa5);
+		}
+	}
+	ASSERT_RC(grace_stop_free(s), 0);
+}
+
 TEST(off_before_request_removes)
 {
 	grace_stop *s = new_stop(NULL);
@@ -980,7 +1022,8 @@ TEST(stop_descriptor_after_fork)
 
 TEST_LIST(T(request_is_idempotent_first_reason_sticks), T(null_stop_is_never_requested), T(misuse), T(reasons),
           T(children_follow_parent), T(freed_child_is_forgotten), T(callback_runs_once_on_request),
-          T(callback_on_requested_stop_runs_at_once), T(off_before_request_removes),
+          T(callback_on_requested_stop_runs_at_once), T(callback_records_stay_inside_their_storage),
+          T(off_before_request_removes),
           T(off_from_inside_callback_returns_and_may_free), T(callback_reenters_library),
           T(off_waits_for_running_callback_try_off_does_not),
           T(records_are_free_once_the_request_ran_them), T(callbacks_added_during_request_run_exactly_once),
