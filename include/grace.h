@@ -555,8 +555,11 @@ GRACE_API int grace_group_new(grace_group **out, const char *name, grace_stop *p
 /* Start a thread in the group, named as grace_thread_start names it, with
  * the default options; its stop is a child of the group's stop. The group
  * owns the thread: it is joined by grace_group_wait or grace_group_shutdown.
- * Returns 0; -EINVAL for NULL g or fn, or once grace_group_shutdown has
- * begun; -ENOMEM; -EAGAIN. Never blocks (beyond the group's lock). */
+ * Returns 0; -EINVAL for NULL g or fn; -ESHUTDOWN once grace_group_shutdown
+ * has begun (as a queue answers a put after its shutdown; a spawn that
+ * answered 0 before is one the shutdown joins or reports); -ENOMEM;
+ * -EAGAIN. Nothing is started on failure. Never blocks (beyond the
+ * group's lock). */
 GRACE_API int grace_group_spawn(grace_group *g, const char *name, grace_thread_fn fn, void *arg);
 
 /* The group's stop (NULL for NULL). Requesting it stops every thread. */
@@ -590,17 +593,17 @@ GRACE_API int grace_group_wait(grace_group *g, grace_deadline d, grace_group_out
 
 /* Shut the group down: request its stop with `reason` (> 0), join every
  * thread that ends by `d`, and abandon the rest (they free themselves when
- * they end). Spawning fails from the moment it begins. If `report` is not
- * NULL it receives a report, owned by the caller (grace_report_free), on
- * every thread the group still held at the call: name, result and time from
- * the call to its exit, or, for a straggler, what it is blocked on and for
- * how long. Returns 0 when every thread ended by the deadline, whatever
- * their results (those are in the report); -ETIMEDOUT when any straggled;
- * -EINVAL for NULL, reason <= 0, a second shutdown, or a call from a
- * thread of the group (a callback on the group's stop run by a failing
- * thread included); -ENOMEM when the report could not be made (the
- * shutdown still happened; *report is NULL).
- * Blocks until every thread ends or the deadline passes. */
+ * they end). Spawning fails (-ESHUTDOWN) from the moment it begins. If
+ * `report` is not NULL it receives a report, owned by the caller
+ * (grace_report_free), on every thread the group still held at the call:
+ * name, result and time from the call to its exit, or, for a straggler, what
+ * it is blocked on and for how long. Returns 0 when every thread ended by
+ * the deadline, whatever their results (those are in the report); -ETIMEDOUT
+ * when any straggled; -EINVAL for NULL, reason <= 0, a second shutdown, or a
+ * call from a thread of the group (a callback on the group's stop run by a
+ * failing thread included); -ENOMEM when the report could not be made (the
+ * shutdown still happened; *report is NULL). Blocks until every thread ends
+ * or the deadline passes. */
 GRACE_API int grace_group_shutdown(grace_group *g, int reason, grace_deadline d, grace_report **report);
 
 /* Free the group and its stop. Returns 0; -EBUSY, freeing nothing, while a

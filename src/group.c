@@ -133,8 +133,9 @@ int grace_group_spawn(grace_group *g, const char *name, grace_thread_fn fn, void
 		name = "thread";
 	grace__mutex_lock(&g->lock);
 	if (g->shutting_down) {
+		/* As a queue answers a put after its shutdown. */
 		grace__mutex_unlock(&g->lock);
-		return -EINVAL;
+		return -ESHUTDOWN;
 	}
 	/* Room for the member's name should it be the first to fail (see the
 	 * top comment); none is needed once a failure is recorded, and the

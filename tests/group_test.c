@@ -672,17 +672,87 @@ TEST(misuse)
 		} else {
 			saw_spawner = true;
 			ASSERT_STR_EQ(e->name, "spawner");
-			ASSERT_RC(e->result, -EINVAL); /* spawn while shutting down */
+			ASSERT_RC(e->result, -ESHUTDOWN); /* spawn while shutting down */
 		}
 	}
 	ASSERT_TRUE(saw_thread && saw_spawner);
 	grace_report_free(rep);
-	ASSERT_RC(grace_group_spawn(g, "after", return_arg, NULL), -EINVAL);
+	ASSERT_RC(grace_group_spawn(g, "after", return_arg, NULL), -ESHUTDOWN);
+	ASSERT_RC(grace_group_spawn(g, "after", NULL, NULL), -EINVAL); /* arguments first */
 	ASSERT_RC(grace_group_shutdown(g, 1, GRACE_FOREVER, NULL), -EINVAL); /* twice */
-	/* The spawner's -EINVAL was the group's first non-zero result. */
+	/* The spawner's -ESHUTDOWN was the group's first non-zero result. */
 	ASSERT_RC(grace_group_wait(g, GRACE_FOREVER, &o), 0);
-	ASSERT_OUTCOME(o, -EINVAL, "spawner", 0);
+	ASSERT_OUTCOME(o, -ESHUTDOWN, "spawner", 0);
 	ASSERT_RC(grace_group_free(g), 0);
+}
+
+/* Spawns racing a shutdown: each answers 0 or -ESHUTDOWN, never anything
+ * else; once one answers -ESHUTDOWN every later one does; and every spawn
+ * that answered 0 is a thread the shutdown joined and reported. */
+struct spawn_race {
+	grace_group *g;
+	atomic_int spawned; /* spawns that answered 0, all spawners */
+	atomic_int ran;     /* members that saw their stop */
+	atomic_int bad;     /* an answer other than 0 or -ESHUTDOWN, or 0 after -ESHUTDOWN */
+};
+
+static int member_until_stopped(grace_stop *stop, void *arg)
+{
+	struct spawn_race *r = arg;
+	grace_sleep(stop, GRACE_FOREVER);
+	atomic_fetch_add(&r->ran, 1);
+	return 0;
+}
+
+static void *spawn_until_shut(void *arg)
+{
+	struct spawn_race *r = arg;
+	for (int i = 0; i < 100000; i++) {
+		int rc = grace_group_spawn(r->g, "racer", member_until_stopped, r);
+		if (rc == 0) {
+			atomic_fetch_add(&r->spawned, 1);
+			continue;
+		}
+		if (rc != -ESHUTDOWN) {
+			atomic_store(&r->bad, rc);
+			return NULL;
+		}
+		/* Shut for good: every later spawn fails the same way. */
+		for (int j = 0; j < 3; j++) {
+			rc = grace_group_spawn(r->g, "racer", member_until_stopped, r);
+			if (rc != -ESHUTDOWN)
+				atomic_store(&r->bad, rc == 0 ? 1 : rc);
+		}
+		return NULL;
+	}
+	atomic_store(&r->bad, 2); /* never saw the shutdown */
+	return NULL;
+}
+
+TEST(spawn_racing_shutdown_answers_eshutdown)
+{
+	long base = atomic_load(&grace__thread_states);
+	for (int round = 0; round < 20; round++) {
+		struct spawn_race r = {0};
+		ASSERT_RC(grace_group_new(&r.g, "race", NULL), 0);
+		pthread_t sp[2];
+		for (int i = 0; i < 2; i++)
+			ASSERT_EQ(pthread_create(&sp[i], NULL, spawn_until_shut, &r), 0);
+		/* Shut down while both spawners are busy spawning. */
+		WAIT_UNTIL(atomic_load(&r.spawned) >= 4 || atomic_load(&r.bad) != 0);
+		grace_report *rep;
+		ASSERT_RC(grace_group_shutdown(r.g, 1, grace_after_ms(20000), &rep), 0);
+		join_threads(sp, 2);
+		ASSERT_EQ(atomic_load(&r.bad), 0);
+		/* Every thread the spawns started was held by the shutdown:
+		 * joined, reported, and stopped by it. */
+		ASSERT_EQ(grace_report_count(rep), atomic_load(&r.spawned));
+		ASSERT_EQ(atomic_load(&r.ran), atomic_load(&r.spawned));
+		grace_report_free(rep);
+		ASSERT_RC(grace_group_spawn(r.g, "late", member_until_stopped, &r), -ESHUTDOWN);
+		ASSERT_RC(grace_group_free(r.g), 0);
+	}
+	wait_states(base);
 }
 
 TEST(parent_stop_and_free_busy)
@@ -757,4 +827,5 @@ TEST_LIST(T(wait_all_zero), T(errgroup_first_failure_stops_siblings), T(failure_
           T(thread_etimedout_is_not_the_deadline), T(failed_name_lives_with_the_group), T(failure_callback_calls_back_into_group),
           T(thread_exit_in_a_failure_callback), T(failure_callback_does_not_hold_up_shutdown),
           T(free_waits_for_a_given_up_failing_member), T(shutdown_64_blocked_in_events), T(shutdown_with_stragglers), T(misuse),
+          T(spawn_racing_shutdown_answers_eshutdown),
           T(parent_stop_and_free_busy), T(stress_wait_and_shutdown_together))
