@@ -444,7 +444,7 @@ typedef struct grace_thread grace_thread;
  * parent given at start) and its argument, and returns the thread's result. */
 typedef int (*grace_thread_fn)(grace_stop *stop, void *arg);
 
-/* Options for grace_thread_start_opts. Zero every field you do not set:
+/* Options for grace_thread_start_opts and grace_group_spawn_opts. Zero every field you do not set:
  * zero means the default, and a non-zero reserved field is -EINVAL (so that
  * later fields can be given meaning safely). */
 typedef struct grace_thread_opts {
@@ -553,7 +553,7 @@ typedef struct grace_report grace_report;
 GRACE_API int grace_group_new(grace_group **out, const char *name, grace_stop *parent);
 
 /* Start a thread in the group, named as grace_thread_start names it, with
- * the default options; its stop is a child of the group's stop. The group
+ * the default options (grace_group_spawn_opts with NULL options); its stop is a child of the group's stop. The group
  * owns the thread: it is joined by grace_group_wait or grace_group_shutdown.
  * Returns 0; -EINVAL for NULL g or fn; -ESHUTDOWN once grace_group_shutdown
  * has begun (as a queue answers a put after its shutdown; a spawn that
@@ -561,6 +561,17 @@ GRACE_API int grace_group_new(grace_group **out, const char *name, grace_stop *p
  * -EAGAIN. Nothing is started on failure. Never blocks (beyond the
  * group's lock). */
 GRACE_API int grace_group_spawn(grace_group *g, const char *name, grace_thread_fn fn, void *arg);
+
+/* As grace_group_spawn, with options for the member's thread (NULL: the
+ * defaults), checked as grace_thread_start_opts checks them: a stack size
+ * below PTHREAD_STACK_MIN or a non-zero reserved field is -EINVAL. The
+ * options are read during the call only. Errors: -EINVAL for NULL g or fn,
+ * or bad options (checked before the group's state, so even after a
+ * shutdown); -ESHUTDOWN once grace_group_shutdown has begun; -ENOMEM;
+ * -EAGAIN. Nothing is started on failure. Never blocks (beyond the group's
+ * lock). */
+GRACE_API int grace_group_spawn_opts(grace_group *g, const char *name, grace_thread_fn fn, void *arg,
+                                     const grace_thread_opts *opts);
 
 /* The group's stop (NULL for NULL). Requesting it stops every thread. */
 GRACE_API grace_stop *grace_group_get_stop(grace_group *g);

@@ -125,9 +125,13 @@ int grace_group_new(grace_group **out, const char *name, grace_stop *parent)
 	return 0;
 }
 
-int grace_group_spawn(grace_group *g, const char *name, grace_thread_fn fn, void *arg)
+int grace_group_spawn_opts(grace_group *g, const char *name, grace_thread_fn fn, void *arg,
+                           const grace_thread_opts *opts)
 {
-	if (!group_live(g) || fn == NULL)
+	size_t stack;
+	/* Every argument before the group's state: bad options are -EINVAL
+	 * even after a shutdown, and nothing is touched. */
+	if (!group_live(g) || fn == NULL || grace__thread_opts_check(opts, &stack) < 0)
 		return -EINVAL;
 	if (name == NULL)
 		name = "thread";
@@ -154,7 +158,7 @@ int grace_group_spawn(grace_group *g, const char *name, grace_thread_fn fn, void
 	grace_thread *t;
 	/* Counted before it starts: it may exit at once. */
 	atomic_fetch_add_explicit(&g->word, 1, memory_order_relaxed);
-	int r = grace__thread_start(&t, name, fn, arg, g->stop, NULL, g);
+	int r = grace__thread_start(&t, name, fn, arg, g->stop, opts, g);
 	if (r < 0)
 		running_dec(g);
 	if (r == 0) {
@@ -165,6 +169,11 @@ int grace_group_spawn(grace_group *g, const char *name, grace_thread_fn fn, void
 	}
 	grace__mutex_unlock(&g->lock);
 	return r;
+}
+
+int grace_group_spawn(grace_group *g, const char *name, grace_thread_fn fn, void *arg)
+{
+	return grace_group_spawn_opts(g, name, fn, arg, NULL);
 }
 
 grace_stop *grace_group_get_stop(grace_group *g)

@@ -325,6 +325,10 @@ struct grace_thread {
 /* Thread states allocated and not yet freed (for tests; see thread.c). */
 extern _Atomic long grace__thread_states;
 
+/* Check options (NULL: the defaults) and give the stack size they ask for,
+ * rounded up to the page size: 0, or -EINVAL for bad ones. */
+int grace__thread_opts_check(const grace_thread_opts *opts, size_t *stack);
+
 /* Start a thread; with `g`, as a member of that group (the caller holds the
  * group's lock and links grace__thread_member(*out) into its members). */
 int grace__thread_start(grace_thread **out, const char *name, grace_thread_fn fn, void *arg,

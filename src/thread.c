@@ -277,7 +277,7 @@ static void *thread_main(void *arg)
 	return NULL;
 }
 
-static int check_opts(const grace_thread_opts *opts, size_t *stack)
+int grace__thread_opts_check(const grace_thread_opts *opts, size_t *stack)
 {
 	*stack = DEFAULT_STACK;
 	if (opts == NULL)
@@ -299,7 +299,7 @@ int grace__thread_start(grace_thread **out, const char *name, grace_thread_fn fn
 {
 	size_t stack;
 	if (out == NULL || fn == NULL || (parent != NULL && !grace__stop_live(parent)) ||
-	    check_opts(opts, &stack) < 0)
+	    grace__thread_opts_check(opts, &stack) < 0)
 		return -EINVAL;
 	if (name == NULL)
 		name = "thread";

@@ -755,6 +755,99 @@ TEST(spawn_racing_shutdown_answers_eshutdown)
 	wait_states(base);
 }
 
+/* ---- options ---- */
+
+/* The stack the member runs on, by pthread_getattr_np where the C library
+ * has it; elsewhere only that it ran (0). */
+static int member_stack(grace_stop *stop, void *arg)
+{
+	(void)stop;
+	size_t *size = arg;
+	*size = 0;
+#ifdef __GLIBC__
+	pthread_attr_t a;
+	if (pthread_getattr_np(pthread_self(), &a) != 0)
+		return -1;
+	pthread_attr_getstacksize(&a, size);
+	pthread_attr_destroy(&a);
+#else
+	*size = 1;
+#endif
+	return 0;
+}
+
+/* glibc may hand a new thread a cached stack up to four times the size
+ * asked for (its guard page included), and reports the stack it got:
+ * hence a range, which still tells 256 KiB from the C library's 8 MiB. */
+static void assert_stack_between(size_t size, size_t lo, size_t hi)
+{
+#ifdef __GLIBC__
+	ASSERT_GE(size, lo);
+	ASSERT_LE(size, hi);
+#else
+	(void)lo;
+	(void)hi;
+	ASSERT_EQ(size, 1);
+#endif
+}
+
+TEST(spawn_opts_sets_the_member_stack)
+{
+	grace_group *g;
+	ASSERT_RC(grace_group_new(&g, "opts", NULL), 0);
+	size_t dflt = 0, big = 0, null_opts = 0, zero = 0;
+	grace_thread_opts o = {0};
+	o.stack_size = 3 * 1024 * 1024 + 1; /* rounded up to the page */
+	ASSERT_RC(grace_group_spawn_opts(g, "big", member_stack, &big, &o), 0);
+	ASSERT_RC(grace_group_spawn(g, "default", member_stack, &dflt), 0);
+	ASSERT_RC(grace_group_spawn_opts(g, "null-opts", member_stack, &null_opts, NULL), 0);
+	o.stack_size = 0; /* zeroed options: the defaults */
+	ASSERT_RC(grace_group_spawn_opts(g, "zero", member_stack, &zero, &o), 0);
+	grace_group_outcome out;
+	ASSERT_RC(grace_group_wait(g, GRACE_FOREVER, &out), 0);
+	ASSERT_OUTCOME(out, 0, NULL, 0);
+	assert_stack_between(big, 3 * 1024 * 1024 + 1, 4 * (3 * 1024 * 1024 + 65536));
+	/* The library's default, 256 KiB, for the three others (not the C
+	 * library's 8 MiB). */
+	assert_stack_between(dflt, 256 * 1024, 4 * (256 * 1024 + 65536));
+	assert_stack_between(null_opts, 256 * 1024, 4 * (256 * 1024 + 65536));
+	assert_stack_between(zero, 256 * 1024, 4 * (256 * 1024 + 65536));
+	ASSERT_RC(grace_group_free(g), 0);
+}
+
+TEST(spawn_opts_misuse)
+{
+	long base = atomic_load(&grace__thread_states);
+	grace_group *g;
+	ASSERT_RC(grace_group_new(&g, "opts", NULL), 0);
+	size_t size = 0;
+	grace_thread_opts o = {0};
+	ASSERT_RC(grace_group_spawn_opts(NULL, "x", member_stack, &size, &o), -EINVAL);
+	ASSERT_RC(grace_group_spawn_opts(g, "x", NULL, &size, &o), -EINVAL);
+	o.reserved[6] = 1;
+	ASSERT_RC(grace_group_spawn_opts(g, "x", member_stack, &size, &o), -EINVAL);
+	o.reserved[6] = 0;
+	o.stack_size = 1; /* below PTHREAD_STACK_MIN */
+	ASSERT_RC(grace_group_spawn_opts(g, "x", member_stack, &size, &o), -EINVAL);
+	o.stack_size = SIZE_MAX;
+	ASSERT_RC(grace_group_spawn_opts(g, "x", member_stack, &size, &o), -EINVAL);
+	/* Nothing was started: the group has no member to wait for. */
+	ASSERT_EQ(atomic_load(&grace__thread_states), base);
+	grace_group_outcome out;
+	ASSERT_RC(grace_group_wait(g, grace_now(), &out), 0);
+	ASSERT_OUTCOME(out, 0, NULL, 0);
+	ASSERT_RC(grace_group_shutdown(g, 1, GRACE_FOREVER, NULL), 0);
+	/* After the shutdown: good options answer -ESHUTDOWN, bad ones still
+	 * -EINVAL (arguments first). */
+	o.stack_size = 0;
+	ASSERT_RC(grace_group_spawn_opts(g, "x", member_stack, &size, &o), -ESHUTDOWN);
+	ASSERT_RC(grace_group_spawn_opts(g, "x", member_stack, &size, NULL), -ESHUTDOWN);
+	o.reserved[0] = 1;
+	ASSERT_RC(grace_group_spawn_opts(g, "x", member_stack, &size, &o), -EINVAL);
+	ASSERT_RC(grace_group_free(g), 0);
+	ASSERT_EQ(size, 0); /* no member ever ran */
+}
+
 TEST(parent_stop_and_free_busy)
 {
 	grace_stop *parent;
@@ -827,5 +920,5 @@ TEST_LIST(T(wait_all_zero), T(errgroup_first_failure_stops_siblings), T(failure_
           T(thread_etimedout_is_not_the_deadline), T(failed_name_lives_with_the_group), T(failure_callback_calls_back_into_group),
           T(thread_exit_in_a_failure_callback), T(failure_callback_does_not_hold_up_shutdown),
           T(free_waits_for_a_given_up_failing_member), T(shutdown_64_blocked_in_events), T(shutdown_with_stragglers), T(misuse),
-          T(spawn_racing_shutdown_answers_eshutdown),
+          T(spawn_racing_shutdown_answers_eshutdown), T(spawn_opts_sets_the_member_stack), T(spawn_opts_misuse),
           T(parent_stop_and_free_busy), T(stress_wait_and_shutdown_together))
