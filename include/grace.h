@@ -278,8 +278,9 @@ GRACE_API int grace_event_init(grace_event *ev);
 
 /* Destroy an event. Returns -EBUSY while a thread waits on it (from the
  * moment its grace_event_wait finds the event clear until it returns, the
- * spin before it sleeps included; nothing changes); -EINVAL for NULL or an event already destroyed. Afterwards every
- * call on it but grace_event_init answers -EINVAL (is_set answers false). */
+ * spin before it sleeps included; nothing changes); -EINVAL for NULL or an
+ * event already destroyed. Afterwards every call on it but grace_event_init
+ * answers -EINVAL (is_set answers false). */
 GRACE_API int grace_event_destroy(grace_event *ev);
 
 /* Set the event and wake every waiter. Idempotent. -EINVAL for NULL or a
@@ -448,13 +449,11 @@ typedef int (*grace_thread_fn)(grace_stop *stop, void *arg);
  * zero means the default, and a non-zero reserved field is -EINVAL (so that
  * later fields can be given meaning safely). */
 typedef struct grace_thread_opts {
-	/* Bytes, rounded up to the page size; 0: the library default, 256 KiB.
-	 * Waking, exiting and joining 64 threads with glibc's default 8 MiB
-	 * stacks took about twice as long as with 256 KiB in our benchmark
-	 * (glibc caches only 40 MiB of stacks and unmaps the rest at each
-	 * exit); 256 KiB suits workers that block in grace calls. Ask for more
-	 * for deep recursion or big stack buffers. Below PTHREAD_STACK_MIN:
-	 * -EINVAL. */
+	/* Bytes, rounded up to the page size; 0: the library default, 256 KiB,
+	 * which suits workers that block in grace calls and makes many threads
+	 * quicker to end than the C library's default (docs/internals.md,
+	 * "Costs", has the measurements). Ask for more for deep recursion or
+	 * big stack buffers. Below PTHREAD_STACK_MIN: -EINVAL. */
 	size_t stack_size;
 	size_t reserved[7];
 } grace_thread_opts;
@@ -553,8 +552,9 @@ typedef struct grace_report grace_report;
 GRACE_API int grace_group_new(grace_group **out, const char *name, grace_stop *parent);
 
 /* Start a thread in the group, named as grace_thread_start names it, with
- * the default options (grace_group_spawn_opts with NULL options); its stop is a child of the group's stop. The group
- * owns the thread: it is joined by grace_group_wait or grace_group_shutdown.
+ * the default options (grace_group_spawn_opts with NULL options); its stop
+ * is a child of the group's stop. The group owns the thread: it is joined
+ * by grace_group_wait or grace_group_shutdown.
  * Returns 0; -EINVAL for NULL g or fn; -ESHUTDOWN once grace_group_shutdown
  * has begun (as a queue answers a put after its shutdown; a spawn that
  * answered 0 before is one the shutdown joins or reports); -ENOMEM;
@@ -673,15 +673,17 @@ GRACE_API void grace_report_free(grace_report *r);
  *    before the descriptor is touched. Then the call completes at once if it
  *    can, even with a deadline in the past (a try); it answers -ETIMEDOUT
  *    only when it would have to wait past `d`. GRACE_FOREVER: no deadline.
- *  - A ready descriptor costs one system call: the transfer is tried first
- *    without blocking, and the call waits (ppoll on the descriptor and on
- *    grace_stop_fd(stop), the deadline as its timeout) only on EAGAIN. (In
- *    the portable build grace_read and grace_write first ask fcntl whether
- *    the descriptor blocks: a ready non-blocking one then costs two calls,
- *    a blocking one three, as it is polled before the transfer.)
- *    EINTR is retried within the same absolute deadline. Other errors of the
- *    system call come back as negative errno values (-EBADF for a closed
- *    descriptor, -EPIPE, -ECONNRESET, -ENOTSOCK, ...).
+ *  - A ready descriptor is served at once, without a wait: the transfer is
+ *    tried first without blocking, and the call waits (ppoll on the
+ *    descriptor and on grace_stop_fd(stop), the deadline as its timeout)
+ *    only on EAGAIN. (Where the system cannot make one transfer
+ *    non-blocking, the portable build's read and write and accept on a
+ *    blocking listener, the call first asks whether the descriptor blocks
+ *    and polls a blocking one before the transfer; docs/internals.md,
+ *    "Costs", counts the system calls of each case.) EINTR is retried
+ *    within the same absolute deadline. Other errors of the system call
+ *    come back as negative errno values (-EBADF for a closed descriptor,
+ *    -EPIPE, -ECONNRESET, -ENOTSOCK, ...).
  *  - Blocking and non-blocking descriptors both work; nothing changes their
  *    O_NONBLOCK flag, except grace_connect for the length of the call. On a
  *    blocking descriptor grace transfers without blocking where the system
@@ -754,15 +756,17 @@ GRACE_API ssize_t grace_recv(int fd, void *buf, size_t len, int flags, grace_sto
 GRACE_API ssize_t grace_send(int fd, const void *buf, size_t len, int flags, grace_stop *stop,
                              grace_deadline d);
 
-/* accept(2), stoppable. Returns the new descriptor (owned by the caller; its
- * flags are accept(2)'s: blocking and not close-on-exec); -ECANCELED; -ETIMEDOUT; -EINVAL when `addr` is
- * given without `addrlen`, when the socket is not listening, or once the
- * listener is shut down (shutdown(2) on a listener wakes a thread blocked
- * here with -EINVAL on Linux); -ENOTSOCK; -EBADF for a negative or closed
- * descriptor; other errors from accept(2). A ready non-blocking listener
- * costs two system calls (fcntl, accept); a blocking one four. A connection taken by another
- * thread first, or aborted before it was taken, is waited past within the
- * same deadline. May block. */
+/* accept(2), stoppable. Returns the new descriptor (owned by the caller;
+ * its flags are accept(2)'s: blocking and not close-on-exec); -ECANCELED;
+ * -ETIMEDOUT; -EINVAL when `addr` is given without `addrlen`, when the
+ * socket is not listening, or once the listener is shut down (shutdown(2)
+ * on a listener wakes a thread blocked here with -EINVAL on Linux);
+ * -ENOTSOCK; -EBADF for a negative or closed descriptor; other errors from
+ * accept(2). accept(2) has no per-call non-blocking flag, so the call asks
+ * whether the listener blocks: a non-blocking one is tried at once, a
+ * blocking one is polled first. A connection taken by another thread
+ * first, or aborted before it was taken, is waited past within the same
+ * deadline. May block. */
 GRACE_API int grace_accept(int fd, struct sockaddr *addr, socklen_t *addrlen, grace_stop *stop,
                            grace_deadline d);
 

@@ -40,14 +40,12 @@
 #include <string.h>
 #include <unistd.h>
 
-/* The default stack. On the 2-core test machine, waking, exiting and joining
- * 64 threads took about twice as long with glibc's default 8 MiB stacks as
- * with 256 KiB ones (bench/thread_bench.c: futex_floor_8MiB against
- * futex_floor, 1.6-1.7 ms against 0.8-0.9 ms; grace threads alone,
- * exit_join64_stack, 1.3-2.0 ms against 0.9-1.4 ms), because glibc keeps at
- * most 40 MiB of stacks cached for reuse and unmaps the rest at each exit.
- * 256 KiB is plenty for workers that block in grace calls; pass
- * grace_thread_opts.stack_size for deep recursion or big stack buffers. */
+/* The default stack. Many threads with glibc's default 8 MiB stacks are
+ * slower to end than with small ones, because glibc keeps only a few stacks
+ * cached for reuse and unmaps the rest at each exit (docs/internals.md,
+ * "Costs", has the measurements). 256 KiB is plenty for workers that block
+ * in grace calls; pass grace_thread_opts.stack_size for deep recursion or
+ * big stack buffers. */
 #define DEFAULT_STACK (256u * 1024u)
 
 /* How many freed thread states keep their memory (see the top comment). */
