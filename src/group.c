@@ -48,8 +48,10 @@ static bool called_from_member(const grace_group *g)
 static void running_dec(grace_group *g)
 {
 	/* Seq_cst: see the top comment (pairs with the waiter's raise). */
-	if (atomic_fetch_sub_explicit(&g->word, 1, memory_order_seq_cst) == 1 &&
-	    atomic_load_explicit(&g->waiters, memory_order_seq_cst) != 0)
+	uint32_t was = atomic_fetch_sub_explicit(&g->word, 1, memory_order_seq_cst);
+	/* Each member is counted out once: by its exit or by its abandon. */
+	GRACE_ASSERT(was != 0);
+	if (was == 1 && atomic_load_explicit(&g->waiters, memory_order_seq_cst) != 0)
 		grace__os_wake(&g->word, INT32_MAX);
 }
 
@@ -89,7 +91,9 @@ void grace__group_unpin(grace_group *g)
 	/* The wake is made under the lock, and grace_group_free takes the lock
 	 * once more after it sees 0, so our unlock is our last touch of g. */
 	grace__mutex_lock(&g->lock);
-	if (atomic_fetch_sub_explicit(&g->pins, 1, memory_order_relaxed) == 1 && g->freeing)
+	uint32_t was = atomic_fetch_sub_explicit(&g->pins, 1, memory_order_relaxed);
+	GRACE_ASSERT(was != 0); /* one unpin per pin */
+	if (was == 1 && g->freeing)
 		grace__os_wake(&g->pins, INT32_MAX);
 	grace__mutex_unlock(&g->lock);
 }
@@ -197,6 +201,7 @@ static void take_locked(grace_group *g, bool all, struct grace__list *out)
 		if (!all && !grace__thread_exited(member_thread(it)))
 			continue;
 		grace__list_remove(&g->members, it);
+		GRACE_ASSERT(g->nmembers != 0);
 		g->nmembers--;
 		grace__list_insert_tail(out, it);
 	}
@@ -357,6 +362,7 @@ int grace_group_free(grace_group *g)
 		return -EINVAL;
 	grace__mutex_lock(&g->lock);
 	bool busy = !grace__list_empty(&g->members);
+	GRACE_ASSERT(busy || g->nmembers == 0);
 	/* A member given up by a shutdown may still be reporting its failure
 	 * (requesting our stop): wait for it, not long unless a callback on
 	 * the stop takes long. Its wake comes under the lock, and we take the

@@ -6,7 +6,6 @@
 #define GRACE_INTERNAL_H
 
 #include "grace.h"
-#include "list.h"
 #include "platform.h"
 
 #include <errno.h>
@@ -29,6 +28,9 @@
 #else
 #define GRACE_ASSERT(x) ((void)0)
 #endif
+
+/* After GRACE_ASSERT: a removal checks that the link is in the list. */
+#include "list.h"
 
 #define GRACE_LIKELY(x) __builtin_expect(!!(x), 1)
 #define GRACE_UNLIKELY(x) __builtin_expect(!!(x), 0)

@@ -9,6 +9,8 @@
  * element back with grace__container_of. The list keeps no lock: each user
  * says which of its locks guards it. A link not in a list has no meaning
  * (the list cannot tell): a user that must know keeps its own flag.
+ * Included by internal.h, whose GRACE_ASSERT checks every removal in debug
+ * builds (grace__list_linked).
  */
 #ifndef GRACE_LIST_H
 #define GRACE_LIST_H
@@ -59,9 +61,20 @@ static inline void grace__list_insert_tail(struct grace__list *l, struct grace__
 	grace__list_insert_before(l, NULL, n);
 }
 
+/* Whether n is linked into l, as far as its neighbours can tell: each side
+ * of it is either the end of l or a link that points back at it. A link
+ * removed already, never inserted, or at an end of another list fails it.
+ * Constant time: for debug checks. */
+static inline bool grace__list_linked(const struct grace__list *l, const struct grace__link *n)
+{
+	return (n->prev != NULL ? n->prev->next == n : l->first == n) &&
+	       (n->next != NULL ? n->next->prev == n : l->last == n);
+}
+
 /* Take n, which is in l, out of it. */
 static inline void grace__list_remove(struct grace__list *l, struct grace__link *n)
 {
+	GRACE_ASSERT(grace__list_linked(l, n));
 	if (n->prev != NULL)
 		n->prev->next = n->next;
 	else

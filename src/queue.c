@@ -200,9 +200,11 @@ static void wq_absorb(struct waitq *wq)
 static void wq_leave(struct waitq *wq)
 {
 	uint64_t c = atomic_load_explicit(&wq->count, memory_order_seq_cst);
-	while (!atomic_compare_exchange_weak_explicit(&wq->count, &c, (uint64_t)(WQ_WAITERS(c) - 1),
-	                                              memory_order_seq_cst, memory_order_seq_cst))
-		;
+	do {
+		/* Registered, so counted; never more wake-ups than waiters. */
+		GRACE_ASSERT(WQ_WAITERS(c) != 0 && WQ_TOKENS(c) <= WQ_WAITERS(c));
+	} while (!atomic_compare_exchange_weak_explicit(&wq->count, &c, (uint64_t)(WQ_WAITERS(c) - 1),
+	                                                memory_order_seq_cst, memory_order_seq_cst));
 }
 
 static inline bool wq_has_waiters(struct waitq *wq)
@@ -669,6 +671,7 @@ static bool all_done(grace_queue *q)
 	uint64_t dn = atomic_load_explicit(&q->done, memory_order_seq_cst);
 	uint64_t dr = atomic_load_explicit(&q->drained, memory_order_seq_cst);
 	uint64_t e = POS(atomic_load_explicit(&q->enq, memory_order_seq_cst));
+	GRACE_ASSERT(dn + dr <= e);
 	return dn + dr == e;
 }
 

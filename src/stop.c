@@ -294,6 +294,8 @@ static void run_callbacks(struct grace__req *r)
 			struct grace__link *l;
 			while ((l = x->cbs.first) != NULL) {
 				struct grace__stop_cb *cb = grace__container_of(l, struct grace__stop_cb, link);
+				/* On the list exactly while registered (both under x's lock). */
+				GRACE_ASSERT(atomic_load_explicit(&cb->state, memory_order_relaxed) == CB_REGISTERED);
 				grace__list_remove(&x->cbs, l);
 				void (*fn)(void *) = cb->fn;
 				void *arg = cb->arg;
@@ -464,6 +466,8 @@ int grace__stop_pin(grace_stop *s, int delta)
 	if (!grace__stop_live(s))
 		return -EINVAL;
 	grace__mutex_lock(&s->lock);
+	/* Routes are counted in and out in pairs (signal.c). */
+	GRACE_ASSERT(delta > 0 || s->pins >= (unsigned)-delta);
 	s->pins += delta;
 	grace__mutex_unlock(&s->lock);
 	return 0;

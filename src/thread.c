@@ -140,6 +140,8 @@ static __attribute__((noinline)) void lock_destroy(grace_thread *t)
 /* Free a thread's state; its shell goes to the quarantine. */
 static void destroy(grace_thread *t)
 {
+	/* Only once the thread has let go of its state for good. */
+	GRACE_ASSERT(atomic_load_explicit(&t->state, memory_order_relaxed) & GRACE__T_RELEASED);
 	/* -EBUSY only if the caller left callbacks or children on the thread's
 	 * stop; the stop is then left alive (documented in grace.h). */
 	(void)grace_stop_free(t->stop);
@@ -222,6 +224,7 @@ static void finish(grace_thread *t, int result)
 	 * RMW on the word a joiner sets WAITING in: either we see WAITING and
 	 * wake, or its sleep sees EXITED and does not begin. */
 	uint32_t old = atomic_fetch_or_explicit(&t->state, GRACE__T_EXITED, memory_order_seq_cst);
+	GRACE_ASSERT((old & (GRACE__T_EXITED | GRACE__T_RELEASED)) == 0); /* the way out runs once */
 	if (old & GRACE__T_WAITING)
 		grace__os_wake(&t->state, INT32_MAX);
 
@@ -500,6 +503,7 @@ void grace__thread_release(grace_thread *t)
 	}
 	/* Under the lock, as the thread's RELEASED (see finish). */
 	uint32_t old = atomic_fetch_or_explicit(&t->state, GRACE__T_ABANDONED, memory_order_acq_rel);
+	GRACE_ASSERT((old & GRACE__T_ABANDONED) == 0); /* the handle's owner gives it up once */
 	grace__mutex_unlock(&t->lock);
 	if (old & GRACE__T_RELEASED)
 		destroy(t);
