@@ -193,6 +193,52 @@ def below(rows, scen, other):
     return verdict3(max(g) < min(o), min(g) >= max(o)), f"{describe('grace', g)} vs {describe(other, o)}"
 
 
+def at_least(rows, scen, factor, other):
+    """grace >= factor x other (higher is better)."""
+    g, o = vals(rows, scen, "grace"), vals(rows, scen, other)
+    if g is None or o is None:
+        return None, f"grace {g}, {other} {o}"
+    mo = median(o)
+    r = median(g) / mo if mo else math.inf
+    detail = f"{describe('grace', g)} vs {describe(other, o)}: {fmt_ratio(r)}x of the medians"
+    return verdict3(min(g) >= factor * max(o), max(g) < factor * min(o)), detail
+
+
+def at_most_of(rows, scen, factor, oscen, other):
+    """grace of `scen` <= factor x `other` of another scenario `oscen`."""
+    g, o = vals(rows, scen, "grace"), vals(rows, oscen, other)
+    if g is None or o is None:
+        return None, f"grace {g}, {oscen}/{other} {o}"
+    mo = median(o)
+    r = median(g) / mo if mo else math.inf
+    detail = (f"{describe('grace', g)} vs {describe(oscen + ' ' + other, o)}: "
+              f"{fmt_ratio(r)}x of the medians")
+    return verdict3(max(g) <= factor * min(o), min(g) > factor * max(o)), detail
+
+
+def ahead_of_all(rows, scen, exclude):
+    """grace better than every peer of `scen` but those in `exclude`."""
+    g = vals(rows, scen, "grace")
+    peers = {p: f for p, f in rows.get(scen, {}).items() if p != "grace" and p not in exclude}
+    if g is None or not peers:
+        return None, f"grace {g}, no peer"
+    lower = next(iter(peers.values()))["better"] == "lower"
+
+    def best(v):
+        return min(v) if lower else max(v)
+
+    def worst(v):
+        return max(v) if lower else min(v)
+
+    def beats(a, b):
+        return a < b if lower else a > b
+
+    name, fig = sorted(peers.items(), key=lambda kv: median(kv[1]["values"]), reverse=not lower)[0]
+    always = all(beats(worst(g), best(f["values"])) for f in peers.values())
+    never = any(beats(worst(f["values"]), best(g)) for f in peers.values())
+    return verdict3(always, never), f"{describe('grace', g)}; next best {describe(name, fig['values'])}"
+
+
 def zero(rows, scen):
     g = vals(rows, scen, "grace")
     if g is None:
@@ -216,6 +262,27 @@ for _n in (8, 64):
         (_s, "grace < glib_cancellable_cond", lambda r, s=_s: below(r, s, "glib_cancellable_cond")),
     ]
 TARGETS.append(("idle_wakeups_64", "grace == 0", lambda r: zero(r, "idle_wakeups_64")))
+# The queue, I/O and threads issues.
+for _s in ("queue_1p1c", "queue_2p2c"):
+    TARGETS += [
+        (_s, "grace >= 2 x go_select_ctx", lambda r, s=_s: at_least(r, s, 2.0, "go_select_ctx")),
+        (_s, "grace ahead of every peer but the lock-free floor",
+         lambda r, s=_s: ahead_of_all(r, s, ("lockfree_futex", "grace_unbounded"))),
+        (_s, "grace >= lockfree_futex / 3", lambda r, s=_s: at_least(r, s, 1 / 3, "lockfree_futex")),
+    ]
+TARGETS += [
+    ("queue_stop_64", "grace <= 1.2 x grace_event", lambda r: at_most(r, "queue_stop_64", 1.2, "grace_event")),
+    ("queue_idle_wakeups_64", "grace == 0", lambda r: zero(r, "queue_idle_wakeups_64")),
+    ("recv_ready_16B", "grace <= 1.05 x bare_recv", lambda r: at_most(r, "recv_ready_16B", 1.05, "bare_recv")),
+    ("stop_64_blocked", "grace <= 1.5 x grace_event_wait",
+     lambda r: at_most(r, "stop_64_blocked", 1.5, "grace_event_wait")),
+    ("stop_64_blocked", "grace <= 1.5 x stop_all_64 grace",
+     lambda r: at_most_of(r, "stop_64_blocked", 1.5, "stop_all_64", "grace")),
+    ("start_stop_join", "grace <= 1.2 x pthread", lambda r: at_most(r, "start_stop_join", 1.2, "pthread")),
+    ("group_shutdown64", "grace <= jthread / 5", lambda r: at_most(r, "group_shutdown64", 0.2, "jthread")),
+    ("group_shutdown64", "grace <= 1.2 x futex_floor",
+     lambda r: at_most(r, "group_shutdown64", 1.2, "futex_floor")),
+]
 
 
 def report(meta, order, rows, problems, command=None):

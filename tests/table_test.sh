@@ -11,7 +11,7 @@ tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 bad=0
 want() { grep -qF -- "$2" "$1" || { echo "table_test: no line with: $2"; bad=1; }; }
-run() { # NAME LOAD GRACE_ALL8 RAW_ALL8 GRACE_CHECK IDLE
+run() { # NAME LOAD GRACE_ALL8 RAW_ALL8 GRACE_CHECK IDLE MUTEX_1P1C
 	cat >"$tmp/$1" <<R
 # date: day $1
 # command: sh bench/run.sh build/bench
@@ -26,13 +26,17 @@ RESULT stop_all_8 glib_cancellable_cond $4 us lower
 RESULT idle_wakeups_64 grace $6 wakeups/s lower
 RESULT queue_1p1c grace 30 Mitems/s higher
 RESULT queue_1p1c go_select_ctx 10 Mitems/s higher
+RESULT queue_1p1c lockfree_futex 100 Mitems/s higher
+RESULT queue_1p1c mutex_condvar $7 Mitems/s higher
 R
 }
 # stop_all_8: grace 100..130 against raw 100..110: within noise of 1.2x;
 # stop_check: grace 1.1..1.4 against 1.0: met; idle: one run not 0: missed.
-run r1 0.50 100 100 1.1 0
-run r2 3.00 130 110 1.4 0
-run r3 1.00 120 105 1.2 2
+# queue_1p1c: grace 30 against go 10 (met), mutex 20..35 (within noise),
+# and not within 3x of the floor's 100 (missed).
+run r1 0.50 100 100 1.1 0 20
+run r2 3.00 130 110 1.4 0 35
+run r3 1.00 120 105 1.2 2 25
 python3 "$2/bench/table.py" "$tmp/r1" "$tmp/r2" "$tmp/r3" --command "loop x3" >"$tmp/out" ||
 	{ echo "table.py failed"; exit 1; }
 want "$tmp/out" "- command: loop x3"
@@ -46,9 +50,12 @@ want "$tmp/out" "| idle_wakeups_64 | grace == 0 | grace 0.000 [0.000–2.000] (3
 want "$tmp/out" "| **grace** | 120.0 | 100.0–130.0 | 3 | us | 1.00 |"
 want "$tmp/out" "| raw_futex | 105.0 | 100.0–110.0 | 3 | us | 0.88 |"
 want "$tmp/out" "| go_select_ctx | 10.00 | 10.00–10.00 | 3 | Mitems/s | 3.00 |"
+want "$tmp/out" "| queue_1p1c | grace >= 2 x go_select_ctx | grace 30.00 [30.00–30.00] vs go_select_ctx 10.00 [10.00–10.00]: 3.00x of the medians | met |"
+want "$tmp/out" "| queue_1p1c | grace ahead of every peer but the lock-free floor | grace 30.00 [30.00–30.00]; next best mutex_condvar 25.00 [20.00–35.00] | within noise |"
+want "$tmp/out" "| queue_1p1c | grace >= lockfree_futex / 3 | grace 30.00 [30.00–30.00] vs lockfree_futex 100.0 [100.0–100.0]: 0.30x of the medians | **missed** |"
 # Missed across the whole spread.
-run s1 1 200 100 1.0 0
-run s2 1 210 110 1.0 0
+run s1 1 200 100 1.0 0 20
+run s2 1 210 110 1.0 0 20
 python3 "$2/bench/table.py" "$tmp/s1" "$tmp/s2" >"$tmp/out2" || { echo "table.py failed"; exit 1; }
 want "$tmp/out2" "| stop_all_8 | grace <= 1.2 x raw_futex | grace 205.0 [200.0–210.0] vs raw_futex 105.0 [100.0–110.0]: 1.95x of the medians | **missed** |"
 want "$tmp/out2" "- command: sh bench/run.sh build/bench"
