@@ -12,7 +12,8 @@
 #  3. Every bench/*.c is built against BUILDDIR/lib/libgrace.a and
 #     -lpthread (plus `pkg-config glib-2.0 gio-2.0` when it includes glib.h),
 #     every bench/*.cc with g++ -std=c++20 -O2, every bench/*.go with
-#     `go build`; bench/*.py run under python3 (table.py and chart.py excepted).
+#     `go build`; bench/*.py run under python3 (except the tools table.py,
+#     chart.py and ab.py).
 #  4. The programs run one after another, never in parallel. Their
 #     `RESULT <scenario> <peer> <value> <unit> <better>` lines, with the
 #     machine, the date and the command as `#` lines, go to
@@ -81,7 +82,7 @@ for src in "$here"/bench/*; do
 	file=$(basename "$src")
 	selected "$file" || continue
 	case "$file" in
-	table.py | chart.py) continue ;;
+	table.py | chart.py | ab.py) continue ;;
 	*.c)
 		name="${file%.c}_c"
 		extra=""
