@@ -1,18 +1,18 @@
 /*
  * io.c - interruptible I/O: read, write, recv, send, accept, connect and
- * poll that return the moment their stop is requested or their deadline
- * passes.
+ * poll (of one descriptor or a set) that return the moment their stop is
+ * requested or their deadline passes.
  *
  * Design. A ready descriptor costs one system call: each call first tries
  * its transfer without blocking (MSG_DONTWAIT on sockets; on Linux
  * preadv2/pwritev2 with RWF_NOWAIT for read and write, which works on
  * pipes, sockets, eventfds and most other descriptors, blocking or not).
  * Only when the transfer answers EAGAIN does it wait, in ppoll(2) on two
- * descriptors at once: the caller's, and the stop's wake descriptor
- * (grace_stop_fd: an eventfd on Linux, a pipe elsewhere), which the request
- * makes readable. The absolute deadline becomes ppoll's relative timeout,
- * recomputed before every call, so EINTR and spurious returns retry within
- * the same deadline and never stretch the total wait.
+ * descriptors at once (grace__poll): the caller's, and the stop's wake
+ * descriptor (grace_stop_fd: an eventfd on Linux, a pipe elsewhere), which
+ * the request makes readable. The absolute deadline becomes ppoll's
+ * relative timeout, recomputed before every call, so EINTR and spurious
+ * returns retry within the same deadline and never stretch the total wait.
  *
  * Where the transfer cannot be made non-blocking per call (the portable
  * build, or a descriptor that refuses RWF_NOWAIT, like some terminals), a
@@ -74,21 +74,17 @@ static bool is_write(enum kind k)
 	return k == K_WRITE || k == K_SEND;
 }
 
-/* Wait until `fd` reports one of `events`, the stop is requested or `d`
- * passes. Returns the revents (> 0), -ECANCELED, -ETIMEDOUT, -EBADF for a
- * closed descriptor (POLLNVAL), or another error from the system. When the
- * descriptor and the stop are ready together the descriptor wins: the
- * caller then completes what it can at once, as every grace call does. */
-static int wait_fd(int fd, short events, grace_stop *stop, int64_t d, const char *op)
+/* The wait every call here ends in (grace__poll in internal.h): ppoll on
+ * p[0..n-1] and on the stop's wake descriptor, which goes in p[n]. */
+int grace__poll(struct pollfd *p, nfds_t n, grace_stop *stop, int64_t d, const char *op)
 {
-	struct pollfd p[2] = {{.fd = fd, .events = events}, {.fd = -1, .events = POLLIN}};
-	nfds_t n = 1;
+	nfds_t total = n;
 	if (stop != NULL) {
 		int sfd = grace_stop_fd(stop);
 		if (sfd < 0)
 			return sfd;
-		p[1].fd = sfd;
-		n = 2;
+		p[n] = (struct pollfd){.fd = sfd, .events = POLLIN};
+		total = n + 1;
 	}
 	bool recorded = false;
 	int r;
@@ -114,22 +110,20 @@ static int wait_fd(int fd, short events, grace_stop *stop, int64_t d, const char
 			grace__blocked_begin(op, NULL, 0);
 			recorded = true;
 		}
-		int k = ppoll(p, n, tp, NULL);
+		int k = ppoll(p, total, tp, NULL);
 		if (k < 0) {
 			if (errno == EINTR)
 				continue; /* the same absolute deadline, recomputed above */
 			r = -errno;
 			break;
 		}
-		if (p[0].revents & POLLNVAL) {
-			r = -EBADF;
+		bool stopped = total > n && p[n].revents != 0;
+		if (k > (int)stopped) {
+			/* The caller's descriptors win over the stop. */
+			r = k - (int)stopped;
 			break;
 		}
-		if (p[0].revents != 0) {
-			r = (int)(unsigned short)p[0].revents;
-			break;
-		}
-		if (p[1].revents != 0) {
+		if (stopped) {
 			r = -ECANCELED;
 			break;
 		}
@@ -141,6 +135,22 @@ static int wait_fd(int fd, short events, grace_stop *stop, int64_t d, const char
 	if (recorded)
 		grace__blocked_end();
 	return r;
+}
+
+/* Wait until `fd` reports one of `events`, the stop is requested or `d`
+ * passes. Returns the revents (> 0), -ECANCELED, -ETIMEDOUT, -EBADF for a
+ * closed descriptor (POLLNVAL), or another error from the system. When the
+ * descriptor and the stop are ready together the descriptor wins: the
+ * caller then completes what it can at once, as every grace call does. */
+static int wait_fd(int fd, short events, grace_stop *stop, int64_t d, const char *op)
+{
+	struct pollfd p[2] = {{.fd = fd, .events = events}, {.fd = -1}};
+	int r = grace__poll(p, 1, stop, d, op);
+	if (r < 0)
+		return r;
+	if (p[0].revents & POLLNVAL)
+		return -EBADF;
+	return (int)(unsigned short)p[0].revents;
 }
 
 /* The plain-call mode of a descriptor: DIRECT when it does not block. */
