@@ -26,6 +26,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <poll.h> /* struct pollfd, nfds_t: grace_poll_many */
 #include <sys/socket.h>
 #include <sys/types.h>
 
@@ -786,6 +787,37 @@ GRACE_API int grace_signals_unroute(void);
  * and what each is blocked on to stderr, then _exit(128 + signo). Applies to
  * the current and later routings. Returns 0. Thread-safe; never blocks. */
 GRACE_API int grace_signals_on_escalate(void (*fn)(int signo, void *arg), void *arg);
+
+/* ------------------------------------------------------------------------
+ * Many descriptors and child processes
+ *
+ * More waits of existing code made stoppable, under the shared rules of
+ * the I/O calls above (argument errors first, then a stop already requested
+ * wins, then a past deadline is a try; EINTR is retried within the same
+ * absolute deadline; a stop, when not NULL, gets its wake descriptor on the
+ * first call that has to wait).
+ * ------------------------------------------------------------------------ */
+
+/* poll(2) of `n` descriptors, stoppable: waits until one of `fds` reports
+ * one of its events, the stop is requested or `d` passes. The stop's wake
+ * descriptor is polled beside the caller's (grace_stop_fd), so a request
+ * wakes the call at once and an idle call never wakes. Entries are as for
+ * poll(2): a negative fd is ignored (its revents 0); POLLERR, POLLHUP and
+ * POLLNVAL (a closed descriptor) are reported and counted, as poll does.
+ * Returns the count of entries with non-zero revents (> 0), every revents
+ * filled in as poll(2) fills them; -ECANCELED; -ETIMEDOUT; -EINVAL for NULL
+ * `fds` with `n` > 0, a stop that is not one, or `n` too large (INT_MAX or
+ * more, or above the descriptor limit RLIMIT_NOFILE less the one place the
+ * stop's descriptor takes); -ENOMEM; -EMFILE or -ENFILE for the stop's
+ * descriptor; other errors from ppoll(2). On any negative result the array
+ * is left as it was: revents are written only with a count. When the stop
+ * and a descriptor are ready together the descriptor wins. `n` 0 (fds may
+ * then be NULL) waits for the stop or the deadline only. Up to 128 entries
+ * it allocates nothing (the set is copied on the calling thread's stack); a
+ * larger set is copied into one allocation for the length of the call. The
+ * array stays the caller's and is not touched after the call returns. May
+ * block; records "poll" for reports. Thread-safe. */
+GRACE_API int grace_poll_many(struct pollfd *fds, nfds_t n, grace_stop *stop, grace_deadline d);
 
 #ifdef __cplusplus
 }

@@ -8,11 +8,12 @@
  * preadv2/pwritev2 with RWF_NOWAIT for read and write, which works on
  * pipes, sockets, eventfds and most other descriptors, blocking or not).
  * Only when the transfer answers EAGAIN does it wait, in ppoll(2) on two
- * descriptors at once (grace__poll): the caller's, and the stop's wake
- * descriptor (grace_stop_fd: an eventfd on Linux, a pipe elsewhere), which
- * the request makes readable. The absolute deadline becomes ppoll's
- * relative timeout, recomputed before every call, so EINTR and spurious
- * returns retry within the same deadline and never stretch the total wait.
+ * descriptors at once (grace__poll, which grace_poll_many shares): the
+ * caller's, and the stop's wake descriptor (grace_stop_fd: an eventfd on
+ * Linux, a pipe elsewhere), which the request makes readable.
+ * The absolute deadline becomes ppoll's relative timeout, recomputed before
+ * every call, so EINTR and spurious returns retry within the same deadline
+ * and never stretch the total wait.
  *
  * Where the transfer cannot be made non-blocking per call (the portable
  * build, or a descriptor that refuses RWF_NOWAIT, like some terminals), a
@@ -20,6 +21,10 @@
  * polled first and then transferred once (writes at most PIPE_BUF bytes at a
  * time, which POLLOUT guarantees room for on a pipe). grace.h states what
  * that means for a blocking descriptor shared with another reader.
+ *
+ * grace_poll_many polls a copy of the caller's set with the stop's
+ * descriptor appended (on the stack up to 128 entries), and writes the
+ * revents back only when it answers a count.
  *
  * No locks of its own and no shared state. The only lock touched is the
  * stop's, inside grace_stop_fd(), and only on the way to a wait.
@@ -31,6 +36,8 @@
 #include <poll.h>
 #include <signal.h>
 #include <string.h>
+#include <stdlib.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/uio.h>
 #include <time.h>
@@ -301,6 +308,50 @@ int grace_poll(int fd, short events, grace_stop *stop, grace_deadline d)
 	if (grace_stop_requested(stop))
 		return -ECANCELED;
 	return wait_fd(fd, events, stop, d, "poll");
+}
+
+/* Up to this many descriptors grace_poll_many copies the set onto its own
+ * stack (1 KiB); a larger set is copied into one allocation for the length
+ * of the call. */
+#define POLL_MANY_STACK 128
+
+int grace_poll_many(struct pollfd *fds, nfds_t n, grace_stop *stop, grace_deadline d)
+{
+	if (fds == NULL && n > 0)
+		return -EINVAL;
+	if (!stop_ok(stop))
+		return -EINVAL;
+	/* The count must fit the int result, and the copy (with the stop's
+	 * place) the descriptor limit, which ppoll(2) enforces too. */
+	if (n >= INT_MAX)
+		return -EINVAL;
+	if (n > POLL_MANY_STACK) {
+		struct rlimit rl;
+		if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY &&
+		    (rlim_t)n + (stop != NULL) > rl.rlim_cur)
+			return -EINVAL;
+	}
+	if (grace_stop_requested(stop))
+		return -ECANCELED;
+	/* The wait works on a copy, so that the caller's revents change only
+	 * when the call answers a count, and the stop's descriptor has its
+	 * place after the caller's. */
+	struct pollfd local[POLL_MANY_STACK + 1];
+	struct pollfd *p = local;
+	if (n > POLL_MANY_STACK) {
+		p = grace__malloc(((size_t)n + 1) * sizeof *p);
+		if (p == NULL)
+			return -ENOMEM;
+	}
+	for (nfds_t i = 0; i < n; i++)
+		p[i] = (struct pollfd){.fd = fds[i].fd, .events = fds[i].events};
+	int r = grace__poll(p, n, stop, d, "poll");
+	if (r >= 0)
+		for (nfds_t i = 0; i < n; i++)
+			fds[i].revents = p[i].revents;
+	if (p != local)
+		free(p);
+	return r;
 }
 
 ssize_t grace_read(int fd, void *buf, size_t len, grace_stop *stop, grace_deadline d)
