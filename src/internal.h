@@ -432,4 +432,13 @@ void grace__report_finish(grace_report *r, int64_t elapsed_ns);
  * is retried against the same absolute deadline. */
 int grace__poll(struct pollfd *p, nfds_t n, grace_stop *stop, int64_t d, const char *op);
 
+/* ---- child processes (src/proc.c) ---- */
+
+/* For tests: when set, grace_waitpid finds pidfd_open missing, as on a
+ * kernel older than 5.3 (without remembering it), and takes the watcher
+ * path. The counts are of watcher threads started and still waiting. */
+extern _Atomic bool grace__waitpid_no_pidfd;
+extern _Atomic long grace__waitpid_watchers_started;
+extern _Atomic long grace__waitpid_watchers_live;
+
 #endif /* GRACE_INTERNAL_H */

@@ -8,12 +8,12 @@
  * preadv2/pwritev2 with RWF_NOWAIT for read and write, which works on
  * pipes, sockets, eventfds and most other descriptors, blocking or not).
  * Only when the transfer answers EAGAIN does it wait, in ppoll(2) on two
- * descriptors at once (grace__poll, which grace_poll_many shares): the
- * caller's, and the stop's wake descriptor (grace_stop_fd: an eventfd on
- * Linux, a pipe elsewhere), which the request makes readable.
- * The absolute deadline becomes ppoll's relative timeout, recomputed before
- * every call, so EINTR and spurious returns retry within the same deadline
- * and never stretch the total wait.
+ * descriptors at once (grace__poll, which grace_poll_many and
+ * grace_waitpid share): the caller's, and the stop's wake descriptor
+ * (grace_stop_fd: an eventfd on Linux, a pipe elsewhere), which the request
+ * makes readable. The absolute deadline becomes ppoll's relative timeout,
+ * recomputed before every call, so EINTR and spurious returns retry within
+ * the same deadline and never stretch the total wait.
  *
  * Where the transfer cannot be made non-blocking per call (the portable
  * build, or a descriptor that refuses RWF_NOWAIT, like some terminals), a
