@@ -733,6 +733,60 @@ TEST(watcher_allocation_failure_is_enomem)
 	use_path(0);
 }
 
+/* In a forked child, with no room left for a thread's stack: the watcher
+ * cannot start, the call answers -EAGAIN and leaves nothing behind. */
+static int wait_without_room_for_a_thread(void)
+{
+	struct kid g = spawn(0);
+	long pages = 0;
+	FILE *f = fopen("/proc/self/statm", "r");
+	if (f == NULL || fscanf(f, "%ld", &pages) != 1)
+		return 77;
+	fclose(f);
+	struct rlimit old, rl;
+	if (getrlimit(RLIMIT_AS, &old) != 0)
+		return 2;
+	/* A little above what is mapped now: a small record still fits,
+	 * an 8 MiB stack does not. */
+	rl.rlim_cur = (rlim_t)pages * (rlim_t)sysconf(_SC_PAGESIZE) + ((rlim_t)1 << 20);
+	rl.rlim_max = old.rlim_max;
+	if (setrlimit(RLIMIT_AS, &rl) != 0)
+		return 2;
+	long w0 = started();
+	int st = 12345;
+	int r = grace_waitpid(-1, &st, 0, NULL, grace_after_ms(10000));
+	if (setrlimit(RLIMIT_AS, &old) != 0)
+		return 2;
+	if (r != -EAGAIN || st != 12345 || started() != w0 || presence(g.pid) != 1)
+		return 3;
+	/* Nothing was left registered: the next call starts a watcher. */
+	tell(g, 4);
+	if (grace_waitpid(-1, &st, 0, NULL, grace_after_ms(10000)) != g.pid || WEXITSTATUS(st) != 4)
+		return 4;
+	return started() == w0 + 1 ? 0 : 5;
+}
+
+TEST(watcher_thread_failure_is_eagain)
+{
+#if defined(__SANITIZE_THREAD__) || defined(__SANITIZE_ADDRESS__)
+	printf("(skipped under sanitizers: they need the address space this test takes away) ");
+	return;
+#else
+	pid_t f = fork();
+	ASSERT_GE(f, 0);
+	if (f == 0)
+		_exit(wait_without_room_for_a_thread());
+	int st;
+	ASSERT_RC(grace_waitpid(f, &st, 0, NULL, grace_after_ms(20000)), f);
+	ASSERT_TRUE(WIFEXITED(st));
+	if (WEXITSTATUS(st) == 77) {
+		printf("(no /proc/self/statm: skipped) ");
+		return;
+	}
+	ASSERT_EQ(WEXITSTATUS(st), 0);
+#endif
+}
+
 /* A forked child starts with no watcher of its parent's: its own wait for
  * its own child must not sleep on a thread it does not have. */
 TEST(a_forked_child_does_not_share_its_parents_watchers)
@@ -1026,6 +1080,7 @@ TEST_LIST(T(misuse_answers_einval_and_reaps_nothing), T(echild_for_what_is_no_ch
           T(a_wait_for_one_child_reaps_no_other), T(any_child_and_process_groups), T(wuntraced_and_wcontinued),
           T(two_waiters_on_one_child), T(many_children_with_deadlines_and_one_stop),
           T(a_watcher_outlives_its_call_until_the_child_changes), T(watcher_allocation_failure_is_enomem),
+          T(watcher_thread_failure_is_eagain),
           T(a_forked_child_does_not_share_its_parents_watchers), T(sigchld_ignored_answers_echild),
           T(eintr_retried_within_deadline), T(no_descriptor_is_left_open), T(no_descriptor_to_spare),
           T(kernel_without_pidfd_open_falls_back), T(latency_figures))
