@@ -928,7 +928,7 @@ TEST(no_descriptor_to_spare)
 	use_path(0);
 }
 
-#ifdef GRACE_HAVE_PIDFD
+#if defined(GRACE_HAVE_PIDFD) && !defined(__SANITIZE_THREAD__)
 /* In a forked child, make pidfd_open answer `err`, as a kernel without it
  * (ENOSYS) or a seccomp policy (EPERM) does; then wait for a grandchild. */
 static int wait_without_pidfd_open(int err)
