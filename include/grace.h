@@ -22,11 +22,11 @@
 #define GRACE_H
 
 #include <errno.h> /* the codes grace returns, negated: -ECANCELED, -ETIMEDOUT, ... */
+#include <poll.h>  /* struct pollfd, nfds_t: grace_poll_many */
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
-#include <poll.h> /* struct pollfd, nfds_t: grace_poll_many */
 #include <sys/socket.h>
 #include <sys/types.h>
 
@@ -843,16 +843,18 @@ GRACE_API int grace_poll_many(struct pollfd *fds, nfds_t n, grace_stop *stop, gr
  * and reaps once the pidfd is readable: no thread, no allocation, no signal
  * handler, no wake-up until something happens. Otherwise (any child or a
  * process group, which a pidfd cannot name; WUNTRACED or WCONTINUED, which a
- * pidfd does not report; a kernel without pidfd_open, which answers ENOSYS
- * and is asked once; the portable build) a watcher thread blocks in
- * waitid(2) with WNOWAIT, which reports a state change without reaping,
- * and wakes the call, which then reaps with waitpid WNOHANG. Calls that
- * wait on the same selection share one watcher. The cost: one thread start
- * and one small allocation for the first call that waits (-EAGAIN, -ENOMEM
- * when they fail), and a watcher left blocked after a call ended by its stop
- * or deadline, until a selected child changes state (or none is left), when
- * it ends by itself; still no polling and no SIGCHLD handler, so the
- * program's SIGCHLD disposition is its own. The watcher takes no signals.
+ * pidfd does not report; a kernel without pidfd_open, which answers ENOSYS,
+ * or EPERM under a seccomp filter, and is asked once; the portable build) a
+ * watcher thread blocks in waitid(2) with WNOWAIT, which reports a state
+ * change without reaping, and wakes the call, which then reaps with waitpid
+ * WNOHANG. Calls that wait on the same selection share one watcher. The
+ * cost: one thread start and one small allocation for the first call that
+ * waits (-EAGAIN, -ENOMEM when they fail), and a watcher left blocked after
+ * a call ended by its stop or deadline, until a selected child changes
+ * state (or none is left), when it ends by itself; still no polling and no
+ * SIGCHLD handler, so the program's SIGCHLD disposition is its own. The
+ * watcher takes no signals. A child made by fork() starts with no watcher
+ * of its parent's.
  *
  * As with waitpid(2), a child reaped by another thread or a SIGCHLD set to
  * SIG_IGN makes the call answer -ECHILD; two calls waiting on one child
