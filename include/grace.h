@@ -22,6 +22,7 @@
 #define GRACE_H
 
 #include <errno.h> /* the codes grace returns, negated: -ECANCELED, -ETIMEDOUT, ... */
+#include <poll.h>  /* struct pollfd, nfds_t: grace_poll_many */
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -825,6 +826,80 @@ GRACE_API int grace_signals_unroute(void);
  * and what each is blocked on to stderr, then _exit(128 + signo). Applies to
  * the current and later routings. Returns 0. Thread-safe; never blocks. */
 GRACE_API int grace_signals_on_escalate(void (*fn)(int signo, void *arg), void *arg);
+
+/* ------------------------------------------------------------------------
+ * Many descriptors and child processes
+ *
+ * Two more waits of existing code made stoppable, under the shared rules of
+ * the I/O calls above (argument errors first, then a stop already requested
+ * wins, then a past deadline is a try; EINTR is retried within the same
+ * absolute deadline; a stop, when not NULL, gets its wake descriptor on the
+ * first call that has to wait).
+ * ------------------------------------------------------------------------ */
+
+/* poll(2) of `n` descriptors, stoppable: waits until one of `fds` reports
+ * one of its events, the stop is requested or `d` passes. The stop's wake
+ * descriptor is polled beside the caller's (grace_stop_fd), so a request
+ * wakes the call at once and an idle call never wakes. Entries are as for
+ * poll(2): a negative fd is ignored (its revents 0); POLLERR, POLLHUP and
+ * POLLNVAL (a closed descriptor) are reported and counted, as poll does.
+ * Returns the count of entries with non-zero revents (> 0), every revents
+ * filled in as poll(2) fills them; -ECANCELED; -ETIMEDOUT; -EINVAL for NULL
+ * `fds` with `n` > 0, a stop that is not one, or `n` too large (INT_MAX or
+ * more, or above the descriptor limit RLIMIT_NOFILE less the one place the
+ * stop's descriptor takes); -ENOMEM; -EMFILE or -ENFILE for the stop's
+ * descriptor; other errors from ppoll(2). On any negative result the array
+ * is left as it was: revents are written only with a count. When the stop
+ * and a descriptor are ready together the descriptor wins. `n` 0 (fds may
+ * then be NULL) waits for the stop or the deadline only. Up to 128 entries
+ * it allocates nothing (the set is copied on the calling thread's stack); a
+ * larger set is copied into one allocation for the length of the call. The
+ * array stays the caller's and is not touched after the call returns. May
+ * block; records "poll" for reports. Thread-safe. */
+GRACE_API int grace_poll_many(struct pollfd *fds, nfds_t n, grace_stop *stop, grace_deadline d);
+
+/* waitpid(2), stoppable: waits until a child selected by `pid` (> 0: that
+ * child; -1: any child; 0: any child in the caller's process group; < -1:
+ * any child in the process group -pid) changes state as `options` asks
+ * (exits; with WUNTRACED, stops; with WCONTINUED, continues), the stop is
+ * requested or `d` passes. Returns what waitpid(2) returns: the pid of the
+ * child reaped (or whose stop or continuation is reported), its status in
+ * `*status` when `status` is not NULL; 0 with WNOHANG when no child is
+ * ready; -ECANCELED; -ETIMEDOUT; -EINVAL for `options` other than WNOHANG,
+ * WUNTRACED and WCONTINUED, or a stop that is not one; -ECHILD when no
+ * selected child exists (or it is not the caller's); -ENOMEM, -EAGAIN (no
+ * watcher thread, below), -EMFILE or -ENFILE; other errors from waitpid(2).
+ * `*status` is written only with a pid. A stop or a deadline leaves every
+ * child unreaped: wait again, or kill it and wait. grace never reaps a
+ * child the call did not select (it looks with WNOWAIT and reaps with
+ * waitpid(pid, WNOHANG) only). A child already waitable is reaped at once,
+ * even with a past deadline; WNOHANG never waits.
+ *
+ * How it waits. It first tries waitpid(pid, options | WNOHANG): a child
+ * that has exited costs one system call. Then, on Linux 5.3 and later, for
+ * pid > 0 and without WUNTRACED or WCONTINUED, it polls a pidfd of the child
+ * (pidfd_open, closed before returning) beside the stop's wake descriptor,
+ * and reaps once the pidfd is readable: no thread, no allocation, no signal
+ * handler, no wake-up until something happens. Otherwise (any child or a
+ * process group, which a pidfd cannot name; WUNTRACED or WCONTINUED, which a
+ * pidfd does not report; a kernel without pidfd_open, which answers ENOSYS,
+ * or EPERM under a seccomp filter, and is asked once; the portable build) a
+ * watcher thread blocks in waitid(2) with WNOWAIT, which reports a state
+ * change without reaping, and wakes the call, which then reaps with waitpid
+ * WNOHANG. Calls that wait on the same selection share one watcher. The
+ * cost: one thread start and one small allocation for the first call that
+ * waits (-EAGAIN, -ENOMEM when they fail), and a watcher left blocked after
+ * a call ended by its stop or deadline, until a selected child changes
+ * state (or none is left), when it ends by itself; still no polling and no
+ * SIGCHLD handler, so the program's SIGCHLD disposition is its own. The
+ * watcher takes no signals. A child made by fork() starts with no watcher
+ * of its parent's.
+ *
+ * As with waitpid(2), a child reaped by another thread or a SIGCHLD set to
+ * SIG_IGN makes the call answer -ECHILD; two calls waiting on one child
+ * both wake, one reaps and the other answers -ECHILD. May block; records
+ * "waitpid" for reports. Thread-safe. */
+GRACE_API pid_t grace_waitpid(pid_t pid, int *status, int options, grace_stop *stop, grace_deadline d);
 
 #ifdef __cplusplus
 }

@@ -440,4 +440,26 @@ int grace__report_add(grace_report *r, const grace_report_entry *e);
 /* Put the stragglers first (in spawn order), then the others by stop time. */
 void grace__report_finish(grace_report *r, int64_t elapsed_ns);
 
+/* ---- descriptors (src/io.c) ---- */
+
+#include <poll.h>
+
+/* Wait until one of p[0..n-1] is ready, the stop is requested or `d` passes,
+ * in ppoll(2); `op` names the wait in the calling thread's record. `p` has
+ * room for n + 1 entries: the stop's wake descriptor goes in p[n]. Returns
+ * the count of ready entries among the first n (revents filled in), which
+ * wins over the stop when both are ready; -ECANCELED; -ETIMEDOUT; the
+ * stop's descriptor's error (-EMFILE, ...); another error of ppoll. EINTR
+ * is retried against the same absolute deadline. */
+int grace__poll(struct pollfd *p, nfds_t n, grace_stop *stop, int64_t d, const char *op);
+
+/* ---- child processes (src/proc.c) ---- */
+
+/* For tests: when set, grace_waitpid finds pidfd_open missing, as on a
+ * kernel older than 5.3 (without remembering it), and takes the watcher
+ * path. The counts are of watcher threads started and still waiting. */
+extern _Atomic bool grace__waitpid_no_pidfd;
+extern _Atomic long grace__waitpid_watchers_started;
+extern _Atomic long grace__waitpid_watchers_live;
+
 #endif /* GRACE_INTERNAL_H */
