@@ -119,7 +119,7 @@ static void *watcher_main(void *arg)
 	atomic_fetch_sub_explicit(&grace__waitpid_watchers_live, 1, memory_order_relaxed);
 	grace__mutex_unlock(&wlock);
 	/* Our reference keeps the word alive through the wake. */
-	grace__wake(&w->done, INT32_MAX);
+	grace__os_wake(&w->done, INT32_MAX);
 	grace__mutex_lock(&wlock);
 	put_locked(w);
 	grace__mutex_unlock(&wlock);
