@@ -1,10 +1,12 @@
 # The Makefile only wraps CMake. `make check` builds and tests every
-# configuration; `make demo` builds and runs the HTTP server demo; `make bench` runs the
-# benchmarks against their peers. `make install` builds the release
-# configuration and installs it under $(PREFIX) (default /usr/local), staged
-# under $(DESTDIR) when that is set, as packagers expect. `make fuzz`,
-# `make helgrind` and `make model` are the longer reliability runs
-# (docs/reliability.md).
+# configuration, with warnings as errors (-DGRACE_WERROR=ON); `make demo`
+# builds and runs the HTTP server demo; `make bench` runs the benchmarks
+# against their peers. `make install` builds the release configuration and
+# installs it under $(PREFIX) (default /usr/local), staged under $(DESTDIR)
+# when that is set, as packagers expect. `make all`, `make demo` and `make
+# install` build without -Werror: a newer compiler's new warning must not stop
+# a user. `make fuzz`, `make helgrind` and `make model` are the longer
+# reliability runs (docs/reliability.md).
 
 BUILD  ?= build
 JOBS   ?= $(shell nproc 2>/dev/null || echo 2)
@@ -32,12 +34,12 @@ FUZZ_SECONDS ?= 300
 .PHONY: all demo check $(addprefix check-,$(CONFIGS)) bench stress deps clean fuzz helgrind model
 
 all:
-	$(CMAKE) -S . -B $(BUILD)/release -DCMAKE_BUILD_TYPE=Release >/dev/null
+	$(CMAKE) -S . -B $(BUILD)/release -DCMAKE_BUILD_TYPE=Release -DGRACE_WERROR=OFF >/dev/null
 	$(CMAKE) --build $(BUILD)/release -j $(JOBS)
 
 .PHONY: install
 install:
-	$(CMAKE) -S . -B $(BUILD)/release -DCMAKE_BUILD_TYPE=Release -DCMAKE_INSTALL_PREFIX=$(PREFIX) >/dev/null
+	$(CMAKE) -S . -B $(BUILD)/release -DCMAKE_BUILD_TYPE=Release -DGRACE_WERROR=OFF -DCMAKE_INSTALL_PREFIX=$(PREFIX) >/dev/null
 	$(CMAKE) --build $(BUILD)/release -j $(JOBS)
 	DESTDIR="$(DESTDIR)" $(CMAKE) --install $(BUILD)/release
 
@@ -52,7 +54,7 @@ check:
 
 $(addprefix check-,$(CONFIGS)): check-%:
 	@echo "=== $* ==="
-	$(CMAKE) -S . -B $(BUILD)/$* $($*_ARGS) >/dev/null
+	$(CMAKE) -S . -B $(BUILD)/$* -DGRACE_WERROR=ON $($*_ARGS) >/dev/null
 	$(CMAKE) --build $(BUILD)/$* -j $(JOBS)
 	cd $(BUILD)/$* && $(SETARCH) $(CTEST) --output-on-failure -j $(JOBS)
 
@@ -74,7 +76,7 @@ bench:
 
 fuzz:
 	$(CMAKE) -S . -B $(BUILD)/fuzz -DCMAKE_C_COMPILER=clang -DGRACE_FUZZ=ON -DGRACE_MODEL_CHECK=OFF >/dev/null
-	$(CMAKE) --build $(BUILD)/fuzz -j $(JOBS) --target fuzzers
+	$(CMAKE) --build $(BUILD)/fuzz -j $(JOBS) --target grace_fuzzers
 	sh tests/fuzz/run.sh $(BUILD)/fuzz . $(FUZZ_SECONDS)
 
 # The concurrency tests under Helgrind and DRD (tests/valgrind/run.sh says
