@@ -1,8 +1,9 @@
 #!/bin/sh
 # Install grace into a temporary prefix and build a program against it the
 # two ways a user would: with pkg-config and with find_package(grace) (both
-# the static grace::grace and the shared grace::grace_shared). Then check
-# that `make install` honours PREFIX and DESTDIR. Arguments: the build
+# the static grace::grace and the shared grace::grace_shared). The licence
+# is installed and named by grace.pc and the CMake package. Then check that
+# `make install` honours PREFIX and DESTDIR. Arguments: the build
 # directory (its compiler is reused) and the source directory.
 set -eu
 build=$(cd "$1" && pwd)
@@ -26,7 +27,7 @@ export PKG_CONFIG_PATH="$(dirname "$pc")"
 libdir=$(pkg-config --variable=libdir grace)
 for f in "$tmp/prefix/include/grace.h" "$libdir/libgrace.a" "$libdir/libgrace.so" \
 	"$tmp/prefix/share/man/man7/grace.7" "$libdir/cmake/grace/graceConfig.cmake" \
-	"$libdir/cmake/grace/graceConfigVersion.cmake"; do
+	"$libdir/cmake/grace/graceConfigVersion.cmake" "$tmp/prefix/share/doc/grace/LICENSE"; do
 	[ -e "$f" ] || fail "not installed: $f"
 done
 soname=$(readelf -d "$libdir/libgrace.so" | sed -n 's/.*SONAME.*\[\(.*\)\]/\1/p')
@@ -41,6 +42,20 @@ want=libgrace.so.$major
 [ "$(pkg-config --modversion grace)" = "$version" ] || fail "grace.pc version is not $version"
 n3=$(ls "$tmp/prefix/share/man/man3" | wc -l)
 [ "$n3" -eq "$(ls "$src"/docs/man/*.3 | wc -l)" ] || fail "$n3 pages in man3"
+
+step "the licence: share/doc/grace/LICENSE and grace.pc's License field"
+cmp -s "$src/LICENSE" "$tmp/prefix/share/doc/grace/LICENSE" || fail "the installed LICENSE differs from the source's"
+head -n 1 "$src/LICENSE" | grep -q "^MIT License" || fail "LICENSE is no longer the MIT licence: update GRACE_LICENSE"
+grep -qx "License: MIT" "$pc" || fail "grace.pc has no 'License: MIT'"
+# pkgconf reads the field (1.9 and later) and pkg-config 0.29 ignores it;
+# neither may refuse the file or say anything about it.
+for tool in pkg-config pkgconf; do
+	command -v $tool >/dev/null 2>&1 || continue
+	$tool --validate grace || fail "$tool --validate grace"
+	$tool --cflags --libs grace >"$tmp/flags" 2>"$tmp/err" || { cat "$tmp/err"; fail "$tool --cflags --libs grace"; }
+	[ ! -s "$tmp/err" ] || { cat "$tmp/err"; fail "$tool complained about grace.pc"; }
+	grep -q -- "-lgrace" "$tmp/flags" || fail "$tool --libs grace: $(cat "$tmp/flags")"
+done
 
 # The program: a thread blocked on an event is woken by a stop request.
 cat >"$tmp/app.c" <<'C'
@@ -93,6 +108,9 @@ target_link_libraries(app_static PRIVATE grace::grace)
 add_executable(app_shared app.c)
 target_link_libraries(app_shared PRIVATE grace::grace_shared)
 set_target_properties(app_static app_shared PROPERTIES C_STANDARD 11)
+if(NOT grace_LICENSE STREQUAL "MIT" OR NOT EXISTS "${grace_LICENSE_FILE}")
+  message(FATAL_ERROR "grace_LICENSE '${grace_LICENSE}', grace_LICENSE_FILE '${grace_LICENSE_FILE}'")
+endif()
 CM
 # The version the header says; while the major version is 0, another minor
 # version must be refused (the ABI may differ).
