@@ -14,6 +14,7 @@ CMAKE  ?= cmake
 CTEST  ?= ctest
 PREFIX ?= /usr/local
 DESTDIR ?=
+LDCONFIG ?= $(shell command -v ldconfig 2>/dev/null || echo /sbin/ldconfig)
 
 # name:cmake-arguments:environment for each configuration `make check` runs.
 # The spin model check depends on no build, so only the gcc configuration
@@ -37,11 +38,23 @@ all:
 	$(CMAKE) -S . -B $(BUILD)/release -DCMAKE_BUILD_TYPE=Release -DGRACE_WERROR=OFF >/dev/null
 	$(CMAKE) --build $(BUILD)/release -j $(JOBS)
 
+# After installing, the dynamic loader must learn of the new library: it
+# finds libraries in the directories of /etc/ld.so.conf (/usr/local/lib
+# among them) only through the cache ldconfig writes. scripts/ldconfig.sh
+# runs $(LDCONFIG) when all of these hold, and otherwise says what to do:
+#  - DESTDIR is empty (a staged install is a packager's; the package runs
+#    ldconfig when it is installed);
+#  - the library directory is one the loader searches by default, that is,
+#    one `ldconfig -v -N -X` lists (a custom PREFIX is not: README.md,
+#    "Installing and using it", says how to build against one);
+#  - we are root (ldconfig cannot write its cache otherwise; it names the
+#    command to run instead).
 .PHONY: install
 install:
 	$(CMAKE) -S . -B $(BUILD)/release -DCMAKE_BUILD_TYPE=Release -DGRACE_WERROR=OFF -DCMAKE_INSTALL_PREFIX=$(PREFIX) >/dev/null
 	$(CMAKE) --build $(BUILD)/release -j $(JOBS)
 	DESTDIR="$(DESTDIR)" $(CMAKE) --install $(BUILD)/release
+	@DESTDIR="$(DESTDIR)" sh scripts/ldconfig.sh "$(BUILD)/release" "$(LDCONFIG)"
 
 demo: all
 	./$(BUILD)/release/httpd --demo
