@@ -509,7 +509,8 @@ TEST(deadline_ordering_replace_remove_past)
 	grace_stop *a = new_stop(NULL), *b = new_stop(NULL), *c = new_stop(NULL), *p = new_stop(NULL);
 	grace_stop *child = new_stop(b);
 	/* Inserted out of order; they must fire in deadline order. */
-	ASSERT_RC(grace_stop_set_deadline(a, grace_after_ms(60)), 0);
+	grace_deadline da = grace_after_ms(60);
+	ASSERT_RC(grace_stop_set_deadline(a, da), 0);
 	ASSERT_RC(grace_stop_set_deadline(b, grace_after_ms(20)), 0);
 	ASSERT_RC(grace_stop_set_deadline(c, grace_after_ms(10)), 0);
 	ASSERT_RC(grace_stop_set_deadline(c, GRACE_FOREVER), 0); /* removed */
@@ -519,7 +520,9 @@ TEST(deadline_ordering_replace_remove_past)
 	grace_event never = GRACE_EVENT_INIT;
 	/* The child of b is woken through b's deadline. */
 	ASSERT_RC(grace_event_wait(&never, child, GRACE_FOREVER), -ECANCELED);
-	ASSERT_FALSE(grace_stop_requested(a));
+	/* a may have fired meanwhile on a loaded machine, but never early. */
+	bool a_fired = grace_stop_requested(a);
+	ASSERT_TRUE(!a_fired || grace_now() >= da);
 	ASSERT_TRUE(grace_stop_requested(b));
 	ASSERT_EQ(grace_stop_reason(b), GRACE_REASON_DEADLINE);
 	ASSERT_EQ(grace_stop_reason(child), GRACE_REASON_DEADLINE);
