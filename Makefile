@@ -17,17 +17,18 @@ DESTDIR ?=
 LDCONFIG ?= $(shell command -v ldconfig 2>/dev/null || echo /sbin/ldconfig)
 
 # name:cmake-arguments:environment for each configuration `make check` runs.
-# The spin model check depends on no build, so only the gcc configuration
-# runs it; the clang one builds the fuzz harnesses (where clang can link
+# The spin model check and the style check (clang-format and clang-tidy
+# over src/ and include/) do not depend on the configuration, so only the
+# gcc configuration runs them; the clang one builds the fuzz harnesses (where clang can link
 # libFuzzer) and runs each briefly over its seed corpus. ThreadSanitizer
 # runs each C test program on both engines (futex_waitv and the mutex +
 # condvar fallback), since it is the one tool that models C11 atomics.
 CONFIGS = gcc clang asan tsan portable
 gcc_ARGS      = -DCMAKE_C_COMPILER=gcc -DCMAKE_BUILD_TYPE=Debug
-clang_ARGS    = -DCMAKE_C_COMPILER=clang -DGRACE_TEST_ENV=GRACE_NO_FUTEX_WAITV=1 -DGRACE_FUZZ=ON -DGRACE_MODEL_CHECK=OFF
-asan_ARGS     = -DCMAKE_C_COMPILER=gcc -DGRACE_SANITIZE=address,undefined -DGRACE_MODEL_CHECK=OFF
-tsan_ARGS     = -DCMAKE_C_COMPILER=gcc -DGRACE_SANITIZE=thread -DGRACE_MODEL_CHECK=OFF -DGRACE_TEST_FALLBACK_TOO=ON
-portable_ARGS = -DCMAKE_C_COMPILER=gcc -DGRACE_PORTABLE=ON -DGRACE_MODEL_CHECK=OFF
+clang_ARGS    = -DCMAKE_C_COMPILER=clang -DGRACE_TEST_ENV=GRACE_NO_FUTEX_WAITV=1 -DGRACE_FUZZ=ON -DGRACE_MODEL_CHECK=OFF -DGRACE_STYLE_CHECK=OFF
+asan_ARGS     = -DCMAKE_C_COMPILER=gcc -DGRACE_SANITIZE=address,undefined -DGRACE_MODEL_CHECK=OFF -DGRACE_STYLE_CHECK=OFF
+tsan_ARGS     = -DCMAKE_C_COMPILER=gcc -DGRACE_SANITIZE=thread -DGRACE_MODEL_CHECK=OFF -DGRACE_TEST_FALLBACK_TOO=ON -DGRACE_STYLE_CHECK=OFF
+portable_ARGS = -DCMAKE_C_COMPILER=gcc -DGRACE_PORTABLE=ON -DGRACE_MODEL_CHECK=OFF -DGRACE_STYLE_CHECK=OFF
 
 # `make fuzz`: every harness for FUZZ_SECONDS each, after its seeds.
 FUZZ_SECONDS ?= 300

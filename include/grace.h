@@ -159,7 +159,8 @@ static inline bool grace_stop_requested(const grace_stop *s)
 	/* NULL reads a flag that is never set: no branch in the caller's loop,
 	 * so a compiler can keep the check to the one load. */
 	static const struct grace__stop_flag never = {0};
-	const struct grace__stop_flag *f = s != NULL ? (const struct grace__stop_flag *)(const void *)s : &never;
+	const struct grace__stop_flag *f =
+		s != NULL ? (const struct grace__stop_flag *)(const void *)s : &never;
 #ifdef __cplusplus
 	return (__atomic_load_n(&f->word, __ATOMIC_ACQUIRE) & 1u) != 0;
 #else
@@ -271,7 +272,9 @@ typedef struct grace_event {
 	GRACE__ATOMIC(uint32_t) inside;  /* threads inside grace_event_wait */
 } grace_event;
 
+/* clang-format off */
 #define GRACE_EVENT_INIT {0, 0, 0}
+/* clang-format on */
 
 /* Initialise (or re-initialise a destroyed) event as clear. -EINVAL for
  * NULL. Must not be called while the event is in use. */

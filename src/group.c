@@ -24,8 +24,8 @@
 
 static bool group_live(const grace_group *g)
 {
-	return g != NULL &&
-	       atomic_load_explicit(&((grace_group *)(uintptr_t)g)->magic, memory_order_acquire) == GROUP_MAGIC;
+	return g != NULL && atomic_load_explicit(&((grace_group *)(uintptr_t)g)->magic,
+	                                         memory_order_acquire) == GROUP_MAGIC;
 }
 
 /* The group's lock is unlocked when the group is freed (it fails with
@@ -308,8 +308,7 @@ int grace_group_shutdown(grace_group *g, int reason, grace_deadline d, grace_rep
 	struct grace__site site = {"group_shutdown", g->name, 0};
 	for (;;) {
 		uint32_t running = atomic_load_explicit(&g->word, memory_order_seq_cst);
-		if (running == 0 ||
-		    grace__wait(&g->word, running, NULL, d, &site) == -ETIMEDOUT)
+		if (running == 0 || grace__wait(&g->word, running, NULL, d, &site) == -ETIMEDOUT)
 			break; /* all exited, or the deadline: one more look below */
 	}
 	atomic_fetch_sub_explicit(&g->waiters, 1, memory_order_release);

@@ -17,13 +17,13 @@
 /* Our own invariants (never a caller's mistake). Compiled out in release. */
 #ifdef GRACE_DEBUG
 #include <stdlib.h>
-#define GRACE_ASSERT(x)                                                                      \
-	do {                                                                                 \
-		if (!(x)) {                                                                  \
-			fprintf(stderr, "grace: invariant failed at %s:%d: %s\n", __FILE__, \
-			        __LINE__, #x);                                               \
-			abort();                                                             \
-		}                                                                            \
+#define GRACE_ASSERT(x)                                                                                     \
+	do {                                                                                                \
+		if (!(x)) {                                                                                 \
+			(void)fprintf(stderr, "grace: invariant failed at %s:%d: %s\n", __FILE__, __LINE__, \
+			              #x);                                                                  \
+			abort();                                                                            \
+		}                                                                                           \
 	} while (0)
 #else
 #define GRACE_ASSERT(x) ((void)0)
@@ -90,17 +90,17 @@ const char *grace__strerror_own(int code);
 struct grace_stop {
 	struct grace__stop_flag flag; /* must stay first: grace_stop_requested reads it */
 	uint32_t magic;
-	_Atomic int reason; /* written once, before REQUESTED (release) */
-	pthread_mutex_t lock; /* guards cbs, kids, fds, fd_gen, pins */
-	struct grace__list cbs; /* registered callbacks (grace__stop_cb.link), newest first */
-	struct grace__list kids; /* children, newest first */
-	struct grace__link sib;  /* our link in the parent's kids, under its lock */
-	int fds[2];           /* grace_stop_fd, -1 until asked for */
-	unsigned fd_gen;      /* the fork generation that made fds (stop.c) */
-	unsigned pins;        /* signal routes to this stop: free answers -EBUSY */
+	_Atomic int reason;           /* written once, before REQUESTED (release) */
+	pthread_mutex_t lock;         /* guards cbs, kids, fds, fd_gen, pins */
+	struct grace__list cbs;       /* registered callbacks (grace__stop_cb.link), newest first */
+	struct grace__list kids;      /* children, newest first */
+	struct grace__link sib;       /* our link in the parent's kids, under its lock */
+	int fds[2];                   /* grace_stop_fd, -1 until asked for */
+	unsigned fd_gen;              /* the fork generation that made fds (stop.c) */
+	unsigned pins;                /* signal routes to this stop: free answers -EBUSY */
 	_Atomic(grace_stop *) parent; /* cleared under the lock (wait.c reads it there) */
-	_Atomic uintptr_t sleeper; /* grace__self_id() of the thread that set SLEEPERS */
-	_Atomic uintptr_t claimer; /* grace__self_id() of the request's thread */
+	_Atomic uintptr_t sleeper;    /* grace__self_id() of the thread that set SLEEPERS */
+	_Atomic uintptr_t claimer;    /* grace__self_id() of the request's thread */
 	/* The request's own, from its claim to DONE (stop.c). */
 	grace_stop *wnext;
 	bool wcbs;
@@ -265,7 +265,6 @@ static inline const char *grace__blocked_op(struct grace__blocked *b)
 
 /* ---- queue (src/queue.c) ---- */
 
-
 /* Test hook: called, when set, by a bounded put (side 0) or get (side 1)
  * between claiming its position and publishing its slot, and by a put
  * (side 2) or get (side 3) at the start of its pre-sleep spin. */
@@ -298,19 +297,19 @@ struct grace__member {
 /* The fields are thread.c's (and its test's): every other file goes through
  * the functions below, and group.c through `member` alone. */
 struct grace_thread {
-	_Atomic uint32_t magic;  /* cleared when the state is freed */
-	_Atomic uint32_t state;  /* GRACE__T_* bits */
+	_Atomic uint32_t magic; /* cleared when the state is freed */
+	_Atomic uint32_t state; /* GRACE__T_* bits */
 	grace_thread_fn fn;
 	void *arg;
-	grace_stop *stop;        /* the thread's own stop, a child of the parent */
+	grace_stop *stop; /* the thread's own stop, a child of the parent */
 	pthread_t tid;
 	struct grace__blocked blocked; /* what the thread is blocked on */
-	int result;              /* written before EXITED (release) */
-	int64_t exit_ns;         /* when it exited; written before EXITED */
-	bool finishing;          /* the thread's own: its way out has begun */
-	bool finished;           /* the thread's own: its handlers are done, the bookkeeping begun */
+	int result;                    /* written before EXITED (release) */
+	int64_t exit_ns;               /* when it exited; written before EXITED */
+	bool finishing;                /* the thread's own: its way out has begun */
+	bool finished;                 /* the thread's own: its handlers are done, the bookkeeping begun */
 	struct grace_group *reporting; /* the thread's own: the group its failure report pinned */
-	struct grace_group *home; /* fixed at start: the group that owns the handle */
+	struct grace_group *home;      /* fixed at start: the group that owns the handle */
 	/* Cleanup handlers, a stack: the thread's own, no lock. */
 	struct grace__defer *defers;
 	size_t ndefers, capdefers;
@@ -321,7 +320,7 @@ struct grace_thread {
 	pthread_mutex_t lock;
 	struct grace_group *group;
 	struct grace__member member; /* group.c's */
-	char name[]; /* the full name */
+	char name[];                 /* the full name */
 };
 
 /* Thread states allocated and not yet freed (for tests; see thread.c). */
@@ -372,23 +371,23 @@ void grace__threads_unlock(void);
 struct grace_group {
 	_Atomic uint32_t magic;
 	grace_stop *stop;
-	pthread_mutex_t lock;      /* guards the members, shutting_down and the outcome */
+	pthread_mutex_t lock;       /* guards the members, shutting_down and the outcome */
 	struct grace__list members; /* struct grace__member, in spawn order */
 	size_t nmembers;
 	bool shutting_down;
-	_Atomic uint32_t word;      /* members running: a spawn raises it, an exit lowers it */
-	_Atomic uint32_t waiters;   /* callers that may sleep on word */
+	_Atomic uint32_t word;    /* members running: a spawn raises it, an exit lowers it */
+	_Atomic uint32_t waiters; /* callers that may sleep on word */
 	/* Members between grace__group_pin and the end of their failure
 	 * report: grace_group_free waits for 0 (it sleeps on the word when
 	 * `freeing`). Raised under the member's lock, lowered under ours. */
 	_Atomic uint32_t pins;
 	bool freeing;
 	/* The outcome grace_group_wait gives, under the lock. */
-	int first_result;  /* the first non-zero result, 0 until then */
-	char *failed;      /* that member's name (in failed_buf), NULL until then */
-	char *failed_buf;  /* room for the longest member name, reserved at spawn */
+	int first_result; /* the first non-zero result, 0 until then */
+	char *failed;     /* that member's name (in failed_buf), NULL until then */
+	char *failed_buf; /* room for the longest member name, reserved at spawn */
 	size_t failed_cap;
-	size_t abandoned;  /* members a shutdown gave up at its deadline */
+	size_t abandoned; /* members a shutdown gave up at its deadline */
 	char name[];
 };
 

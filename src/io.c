@@ -57,11 +57,11 @@ struct xfer {
 	int fd;
 	char *buf;
 	size_t len;
-	int flags;       /* recv/send flags, MSG_WAITALL removed */
+	int flags; /* recv/send flags, MSG_WAITALL removed */
 	enum kind kind;
-	bool all;        /* go on until len bytes (writes, sends, MSG_WAITALL) */
-	short events;    /* POLLIN or POLLOUT */
-	const char *op;  /* for the blocked-on record */
+	bool all;       /* go on until len bytes (writes, sends, MSG_WAITALL) */
+	short events;   /* POLLIN or POLLOUT */
+	const char *op; /* for the blocked-on record */
 };
 
 /* The longest timeout handed to ppoll at once, in nanoseconds: within a
@@ -287,14 +287,14 @@ static ssize_t transfer(int fd, void *buf, size_t len, int flags, enum kind kind
 	if (grace_stop_requested(stop))
 		return -ECANCELED;
 	struct xfer x = {
-	    .fd = fd,
-	    .buf = buf,
-	    .len = len,
-	    .flags = flags & ~MSG_WAITALL,
-	    .kind = kind,
-	    .all = is_write(kind) || (kind == K_RECV && (flags & MSG_WAITALL) != 0),
-	    .events = is_write(kind) ? POLLOUT : POLLIN,
-	    .op = ops[kind],
+		.fd = fd,
+		.buf = buf,
+		.len = len,
+		.flags = flags & ~MSG_WAITALL,
+		.kind = kind,
+		.all = is_write(kind) || (kind == K_RECV && (flags & MSG_WAITALL) != 0),
+		.events = is_write(kind) ? POLLOUT : POLLIN,
+		.op = ops[kind],
 	};
 	return run(&x, stop, d);
 }

@@ -27,7 +27,9 @@ struct grace__list {
 };
 
 /* The element of type `type` whose member `member` is the link `p`. */
+/* clang-format off */
 #define grace__container_of(p, type, member) ((type *)(void *)((char *)(p) - offsetof(type, member)))
+/* clang-format on */
 
 static inline bool grace__list_empty(const struct grace__list *l)
 {
@@ -91,7 +93,7 @@ static inline void grace__list_remove(struct grace__list *l, struct grace__link 
 
 /* The same, reading the next link into `nx` first: the body may remove or
  * free `it` (not `nx`). */
-#define grace__list_for_each_safe(l, it, nx)                                                 \
+#define grace__list_for_each_safe(l, it, nx) \
 	for ((it) = (l)->first; (it) != NULL && ((nx) = (it)->next, true); (it) = (nx))
 
 #endif /* GRACE_LIST_H */

@@ -50,12 +50,12 @@ struct watcher {
 	bool linked;             /* its waitid has not returned */
 	idtype_t idtype;         /* the selection */
 	id_t id;
-	int flags;               /* waitid's: WEXITED | WNOWAIT, and WSTOPPED, WCONTINUED */
+	int flags; /* waitid's: WEXITED | WNOWAIT, and WSTOPPED, WCONTINUED */
 	/* 0 until waitid returned; stored (release) under wlock, then woken.
 	 * The calls sleep on it and read it with acquire (grace__wait). */
 	_Atomic uint32_t done;
-	int err;                 /* waitid's errno, or 0: written before `done` */
-	unsigned refs;           /* the thread's and each waiting call's */
+	int err;       /* waitid's errno, or 0: written before `done` */
+	unsigned refs; /* the thread's and each waiting call's */
 };
 
 static pthread_mutex_t wlock = PTHREAD_MUTEX_INITIALIZER;
@@ -130,8 +130,7 @@ static void *watcher_main(void *arg)
  * asks, without reaping it: 0 when one did (or none is left; the caller's
  * waitpid tells which), -ECANCELED, -ETIMEDOUT, -ENOMEM, -EAGAIN, or the
  * watcher's error. */
-static int watch(idtype_t idtype, id_t id, int flags, grace_stop *stop, int64_t d,
-                 struct grace__site *site)
+static int watch(idtype_t idtype, id_t id, int flags, grace_stop *stop, int64_t d, struct grace__site *site)
 {
 	pthread_once(&atfork_once, atfork_register);
 	struct watcher *w = NULL;
@@ -201,7 +200,8 @@ static int watch_pid(pid_t pid, int options, grace_stop *stop, int64_t d, struct
 	if (pid == 0)
 		return watch(P_PGID, (id_t)getpgrp(), flags, stop, d, site);
 	/* -pid, without overflow for the most negative pid. */
-	return watch(P_PGID, (id_t)-(pid + 1) + 1, flags, stop, d, site);
+	id_t pgid = (id_t)(-(pid + 1)) + 1;
+	return watch(P_PGID, pgid, flags, stop, d, site);
 }
 
 #ifdef GRACE_HAVE_PIDFD

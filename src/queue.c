@@ -90,11 +90,11 @@ struct grace_queue {
 
 	_Alignas(64) _Atomic uint64_t enq; /* items put (claimed), | CLOSED */
 	_Alignas(64) _Atomic uint64_t deq; /* items taken, | CLOSED after IMMEDIATE */
-	_Alignas(64) struct waitq getq; /* getters waiting for an item */
-	_Alignas(64) struct waitq putq; /* putters waiting for room */
+	_Alignas(64) struct waitq getq;    /* getters waiting for an item */
+	_Alignas(64) struct waitq putq;    /* putters waiting for room */
 	_Alignas(64) _Atomic uint32_t join_word;
 	_Atomic uint32_t joiners;
-	_Atomic uint32_t busy; /* threads in a call that waits (see busy_enter): free answers -EBUSY */
+	_Atomic uint32_t busy;    /* threads in a call that waits (see busy_enter): free answers -EBUSY */
 	_Atomic uint64_t done;    /* task_done calls */
 	_Atomic uint64_t drained; /* items handed back by drain */
 	_Atomic uint64_t dwin;    /* drains between a claim and its count: see task_done */
@@ -190,8 +190,8 @@ static void wq_absorb(struct waitq *wq)
 {
 	uint64_t c = atomic_load_explicit(&wq->count, memory_order_seq_cst);
 	while (WQ_TOKENS(c) != 0 &&
-	       !atomic_compare_exchange_weak_explicit(&wq->count, &c, (uint64_t)WQ_WAITERS(c), memory_order_seq_cst,
-	                                              memory_order_seq_cst))
+	       !atomic_compare_exchange_weak_explicit(&wq->count, &c, (uint64_t)WQ_WAITERS(c),
+	                                              memory_order_seq_cst, memory_order_seq_cst))
 		;
 }
 
@@ -280,9 +280,9 @@ static int bounded_get(grace_queue *q, void **item, bool drain)
 		if (dif == 0) {
 			/* Relaxed for a get; seq_cst for a drain, whose claim must
 			 * fall inside its window (dwin) in the total order. */
-			if (atomic_compare_exchange_weak_explicit(&q->deq, &w, w + 1,
-			                                          drain ? memory_order_seq_cst : memory_order_relaxed,
-			                                          memory_order_relaxed)) {
+			if (atomic_compare_exchange_weak_explicit(
+				    &q->deq, &w, w + 1, drain ? memory_order_seq_cst : memory_order_relaxed,
+				    memory_order_relaxed)) {
 				*item = slot_take_item(s);
 				claim_hook(1);
 				/* Hand the slot to the put one lap later: release for
@@ -413,7 +413,10 @@ int grace_queue_new(grace_queue **out, size_t capacity)
 {
 	if (out == NULL)
 		return -EINVAL;
-	if (capacity > SIZE_MAX / sizeof(struct slot) || capacity > (UINT64_C(1) << 56))
+	/* The first bound matters where size_t is 32 bits, the second where it
+	 * is 64 (the counters' room): each is redundant on the other. */
+	if (capacity > SIZE_MAX / sizeof(struct slot) || // NOLINT(misc-redundant-expression)
+	    capacity > (UINT64_C(1) << 56))
 		return -ENOMEM;
 	grace_queue *q = grace__aligned_alloc(_Alignof(grace_queue), sizeof *q);
 	if (q == NULL)

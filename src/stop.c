@@ -49,10 +49,10 @@ struct running {
 
 /* A request's phase 2, in progress in this thread (see the top comment). */
 struct grace__req {
-	grace_stop *cur;       /* the stop whose callbacks run now, then through wnext */
-	struct running *run;   /* the callback running now, if any */
+	grace_stop *cur;     /* the stop whose callbacks run now, then through wnext */
+	struct running *run; /* the callback running now, if any */
 	struct grace__req *outer;
-	bool any_cbs;          /* phase 1 saw callbacks somewhere */
+	bool any_cbs; /* phase 1 saw callbacks somewhere */
 };
 
 static pthread_mutex_t rlock = PTHREAD_MUTEX_INITIALIZER;
@@ -137,7 +137,8 @@ static void wait_bits(grace_stop *s, uint32_t bits)
 		if ((v & GRACE__STOP_AWAITED) == 0) {
 			/* An RMW, ordered with set_bits's: it sees AWAITED, or we
 			 * see its bits in the value our sleep compares. */
-			v = atomic_fetch_or_explicit(&s->flag.word, GRACE__STOP_AWAITED, memory_order_acq_rel) |
+			v = atomic_fetch_or_explicit(&s->flag.word, GRACE__STOP_AWAITED,
+			                             memory_order_acq_rel) |
 			    GRACE__STOP_AWAITED;
 			continue;
 		}
@@ -158,7 +159,7 @@ static bool claim(grace_stop *s, int reason, bool self)
 	if (!atomic_compare_exchange_strong_explicit(&s->reason, &expected, reason, memory_order_relaxed,
 	                                             memory_order_relaxed)) {
 		/* Lost: the winner sets the flag right after its CAS. */
-		while ((atomic_load_explicit(&s->flag.word, memory_order_acquire) & GRACE__STOP_REQUESTED) == 0)
+		while (!(atomic_load_explicit(&s->flag.word, memory_order_acquire) & GRACE__STOP_REQUESTED))
 			grace__os_pause();
 		return false;
 	}
@@ -293,9 +294,11 @@ static void run_callbacks(struct grace__req *r)
 			grace__mutex_lock(&x->lock);
 			struct grace__link *l;
 			while ((l = x->cbs.first) != NULL) {
-				struct grace__stop_cb *cb = grace__container_of(l, struct grace__stop_cb, link);
+				struct grace__stop_cb *cb =
+					grace__container_of(l, struct grace__stop_cb, link);
 				/* On the list exactly while registered (both under x's lock). */
-				GRACE_ASSERT(atomic_load_explicit(&cb->state, memory_order_relaxed) == CB_REGISTERED);
+				GRACE_ASSERT(atomic_load_explicit(&cb->state, memory_order_relaxed) ==
+				             CB_REGISTERED);
 				grace__list_remove(&x->cbs, l);
 				void (*fn)(void *) = cb->fn;
 				void *arg = cb->arg;
@@ -483,7 +486,8 @@ int grace_stop_free(grace_stop *s)
 	uint32_t w = atomic_load_explicit(&s->flag.word, memory_order_acquire);
 	bool requested = (w & GRACE__STOP_REQUESTED) != 0;
 	/* Callbacks of a requested stop are its request's to run, not ours. */
-	bool busy = !grace__list_empty(&s->kids) || s->pins != 0 || (!requested && !grace__list_empty(&s->cbs));
+	bool busy =
+		!grace__list_empty(&s->kids) || s->pins != 0 || (!requested && !grace__list_empty(&s->cbs));
 	/* Freed from inside its own request (a callback): the request would
 	 * touch it afterwards. */
 	if (requested && (w & GRACE__STOP_DONE) == 0 &&

@@ -46,7 +46,7 @@
  * "Costs", has the measurements). 256 KiB is plenty for workers that block
  * in grace calls; pass grace_thread_opts.stack_size for deep recursion or
  * big stack buffers. */
-#define DEFAULT_STACK (256u * 1024u)
+#define DEFAULT_STACK ((size_t)256 * 1024)
 
 /* How many freed thread states keep their memory (see the top comment). */
 #define QUARANTINE 64
@@ -373,9 +373,9 @@ int grace_thread_start_opts(grace_thread **out, const char *name, grace_thread_f
 /* Whether the handle may be used by its owner: live, not given up. */
 static bool handle_usable(const grace_thread *t)
 {
-	return handle_live(t) && (atomic_load_explicit(&((grace_thread *)(uintptr_t)t)->state,
-	                                               memory_order_relaxed) &
-	                          GRACE__T_ABANDONED) == 0;
+	return handle_live(t) &&
+	       (atomic_load_explicit(&((grace_thread *)(uintptr_t)t)->state, memory_order_relaxed) &
+	        GRACE__T_ABANDONED) == 0;
 }
 
 int grace_thread_stop(grace_thread *t, int reason)
