@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 # The Makefile only wraps CMake. `make check` builds and tests every
 # configuration, with warnings as errors (-DGRACE_WERROR=ON); `make demo`
 # builds and runs the HTTP server demo; `make bench` runs the benchmarks

@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: MIT
 """Draw the benchmark chart: stop latency and queue throughput against the peers.
 
     python3 bench/chart.py RESULTS... docs/benchmarks.svg

@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: MIT
 # run.sh - build and run every benchmark in bench/ against its peers, one
 # program after another, and make the tables.
 #

@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: MIT
 """table.py - turn bench results into markdown tables.
 
     python3 bench/table.py RESULTS... [--doc FILE] [--command TEXT]

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * supervisor.c - a supervisor that ends a child process in steps: it waits
  * for the child with a deadline, then sends SIGTERM and waits again, and

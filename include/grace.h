@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * grace.h - stop worker threads safely, promptly and completely.
  *

@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: MIT
 # Install the Debian packages a task needs, only those missing.
 #   deps.sh check   what `make check` needs (compilers, CMake, sanitizer runtimes,
 #                   curl and wrk for the HTTP demo's tests, clang-format and

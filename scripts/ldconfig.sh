@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: MIT
 # ldconfig.sh - the last step of `make install`: tell the dynamic loader of
 # the library just installed, when that is this install's to do.
 #

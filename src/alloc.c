@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * alloc.c - every allocation grace makes goes through here, so tests can
  * fail the Nth one in turn and check that each -ENOMEM path changes

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * event.c - threading.Event on one 32-bit word and two counters.
  *

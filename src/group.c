@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * group.c - a supervisor of grace threads: wait for all (errgroup), or shut
  * them all down by one deadline and report on each.

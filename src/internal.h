@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * internal.h - declarations shared between grace's source files. Nothing
  * here is API. Non-static internal names carry the grace__ prefix.

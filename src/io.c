@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * io.c - interruptible I/O: read, write, recv, send, accept, connect and
  * poll (of one descriptor or a set) that return the moment their stop is

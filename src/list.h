@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * list.h - the one intrusive doubly-linked list that grace's parts share.
  *

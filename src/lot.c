@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * lot.c - the lot engine: futex-like word waits built from mutexes and
  * condition variables.

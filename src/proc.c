@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * proc.c - grace_waitpid: waitpid(2) that returns the moment its stop is
  * requested or its deadline passes, and never reaps a child it was not

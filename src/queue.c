@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * queue.c - queue.Queue with stops, deadlines and a shutdown that loses
  * nothing.

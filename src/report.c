@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * report.c - what a group shutdown found: for every thread its name and
  * result and how long it took to stop, or, for a straggler, what it is

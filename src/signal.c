@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * signal.c - route signals (by default SIGINT and SIGTERM) to a stop: the
  * first requests it with the signal as its reason, any later one escalates.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * stop.c - the stop: a request flag with a reason, children, callbacks and a
  * wake descriptor; deadlines are in timer.c, and the flag word's wake

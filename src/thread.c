@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * thread.c - grace threads: a named pthread with its own stop, cleanup
  * handlers, a blocked-on record, and a join that takes a deadline.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * timer.c - deadlines: grace_stop_set_deadline, served by one process-wide
  * timer thread.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * wait.c - the wait core, and the one home of the stop word's wake protocol.
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * wait.pml - a Promela model of grace's wait protocol, checked with spin.
  *

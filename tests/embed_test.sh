@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: MIT
 # A project that adds grace with add_subdirectory (tests/embed/) gets the
 # libraries and nothing else: its own targets named demo and httpd (and
 # empty ones named like every other program of grace's) do not collide,

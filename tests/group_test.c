@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * group_test.c - groups: errgroup waits, shutdown by one deadline with a
  * report, stragglers abandoned and freed, misuse.

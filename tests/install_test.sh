@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: MIT
 # Install grace into a temporary prefix and build a program against it the
 # two ways a user would: with pkg-config, as README.md tells a user of a
 # custom prefix (a run path, no LD_LIBRARY_PATH), and with

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * io_test.c - interruptible I/O: every call returns on the stop and at its
  * deadline, on blocking and non-blocking descriptors; ready data comes

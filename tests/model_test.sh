@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: MIT
 # Model-check the wait protocol (src/wait.pml) and the bounded queue
 # (src/queue.pml) with spin: each configuration below must verify with no
 # error over its whole (bounded) state space, and each protocol variant that

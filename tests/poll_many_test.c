@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * poll_many_test.c - grace_poll_many: poll(2)'s answer on a set of
  * descriptors, or -ECANCELED / -ETIMEDOUT with the caller's array left as it

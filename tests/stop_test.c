@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * stop_test.c - grace_stop: request, reason, children, deadline, callbacks
  * (with the std::stop_callback guarantees), the wake descriptor, misuse.

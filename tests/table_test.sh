@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: MIT
 # bench/table.py over several runs: each peer's median and min-max spread,
 # the ratio of the medians, and target verdicts that say "within noise"
 # when the spreads overlap the threshold ("met" and "missed" only when the

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * time_test.c - grace_now, grace_after_ms, grace_after_ns and
  * grace_strerror.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * waitpid_test.c - grace_waitpid: the status of a child that exits or is
  * killed; a child that ignores SIGTERM outlives two deadlines and falls to

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * linux/platform.c - the Linux platform: the futex engine (futex word waits,
  * futex_waitv for the object-or-stop wait) and eventfd wake descriptors.

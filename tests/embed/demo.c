@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * demo.c - the embedding project's own program named demo, linked with the
  * static library (grace::grace): a thread waiting on an event is woken by a

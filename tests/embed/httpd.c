@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * httpd.c - the embedding project's own program named httpd (as grace's
  * example is), linked with the shared library (grace::grace_shared).

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * warn.c - code that builds in the embedding project only while grace's
  * compiler options stay in grace's own targets:
