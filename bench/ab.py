@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: MIT
 """ab.py - the table of a bench/ab.sh run.
 
 Reads lines `base|new <scenario> <peer> <value> <unit> <better>` (and `#`

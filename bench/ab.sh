@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: MIT
 # ab.sh - before/after: the same C benchmarks against two builds of the
 # library, interleaved, in one run.
 #

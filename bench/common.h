@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * common.h - what the C benchmark programs share: the clock, the median of
  * repeated runs, the RESULT line bench/run.sh collects, and what they read

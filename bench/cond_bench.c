@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * cond_bench.c - grace_cond and word waits, C side: how fast a stop ends
  * 64 threads blocked in grace_cond_wait, against the grace_event figure of

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // cond_bench.cc - grace_cond and word waits against the C++ peers, each
 // scenario's peers taking turns in one process, round after round, so that
 // a noisy moment on the machine hits them alike.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * core_bench.c - the foundation benchmark, C side: grace's stop and event
  * against the floors they are built on.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // core_bench.cc - the foundation benchmark, C++20 peers: std::stop_token,
 // std::condition_variable_any (its stop_token waits) and std::atomic::wait.
 //

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // core_bench.go - the foundation benchmark, Go peers: a context whose Done
 // channel is closed by cancel, checked with ctx.Err() or a select with a
 // default, and waited on by goroutines locked to OS threads.

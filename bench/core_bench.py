@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: MIT
 """core_bench.py - the foundation benchmark, Python peers: the article's
 patterns, `while not ev.is_set(): time.sleep(1)` and `ev.wait()`, on
 threading.Event.

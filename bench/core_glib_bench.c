@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * core_glib_bench.c - the foundation benchmark, GLib peers: GCancellable,
  * GMutex and GCond.

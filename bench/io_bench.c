@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * io_bench.c - what interruptible I/O costs and how fast a stop reaches it.
  *

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // io_bench.cc - the C++20 peer of io_bench.c: 64 std::jthreads blocked in
 // poll(2) on a socket and on the read end of a wake pipe; a
 // std::stop_callback writes one byte into the pipe when the stop_source is

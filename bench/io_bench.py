@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 """io_bench.py - the article's Python pattern, as the peer of io_bench.c.
 
 64 threads loop on ``sock.recv`` with a socket timeout of 0.5 s and look at a

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * queue_bench.c - the queue against its C peers, side by side in one run.
  *

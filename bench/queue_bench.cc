@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // queue_bench.cc - the C++20 peer of bench/queue_bench.c: a bounded ring
 // under one std::mutex with two std::condition_variable_any, whose waits
 // take a std::stop_token, so a std::stop_source stops every blocked get.

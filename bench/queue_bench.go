@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // queue_bench.go - the Go peer of bench/queue_bench.c: a buffered channel
 // (capacity 1024) whose sends and receives select on ctx.Done(), so a
 // context cancel stops every blocked receiver. Scenarios and units as in

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 """queue_bench.py - the Python peer of bench/queue_bench.c: queue.Queue
 (maxsize 1024) consumed with the article's loop, get(timeout=0.5) and a
 re-check of a stop flag (a threading.Event), so a stop is noticed up to

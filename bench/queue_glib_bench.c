@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * queue_glib_bench.c - the GLib peer of bench/queue_bench.c: GAsyncQueue.
  * It has no capacity (puts never wait, so the capacity-1024 shape cannot be

@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: MIT
 # run.sh - build and run every benchmark in bench/ against its peers, one
 # program after another, and make the tables.
 #
@@ -14,7 +15,8 @@
 #     every bench/*.cc with g++ -std=c++20 -O2 (plus -DHAVE_BOOST_THREAD
 #     -lboost_thread when it includes a Boost.Thread header and the
 #     library links; otherwise without it), every bench/*.go with
-#     `go build`; bench/*.py run under python3 (table.py and chart.py excepted).
+#     `go build`; bench/*.py run under python3 (except the tools table.py,
+#     chart.py and ab.py).
 #  4. The programs run one after another, never in parallel. Their
 #     `RESULT <scenario> <peer> <value> <unit> <better>` lines, with the
 #     machine, the date and the command as `#` lines, go to
@@ -83,7 +85,7 @@ for src in "$here"/bench/*; do
 	file=$(basename "$src")
 	selected "$file" || continue
 	case "$file" in
-	table.py | chart.py) continue ;;
+	table.py | chart.py | ab.py) continue ;;
 	*.c)
 		name="${file%.c}_c"
 		extra=""

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * thread_bench.c - what grace threads and groups cost against raw pthreads.
  *

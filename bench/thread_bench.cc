@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // thread_bench.cc - the C++20 std::jthread peers of thread_bench.c.
 //
 //  - start_stop_join: construct a std::jthread that waits on a

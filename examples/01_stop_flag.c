@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * 01_stop_flag.c - the article's first tool: a worker loop that checks a
  * shared stop flag between rounds of work.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * 02_event_workers.c - the article's second tool: many workers watching one
  * Event. The article's workers call ev.wait(timeout=0.5) in a loop and

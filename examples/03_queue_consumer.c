@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * 03_queue_consumer.c - the article's third tool: a consumer blocked on a
  * queue. The article's consumer loops on q.get(timeout=0.5) and re-checks a

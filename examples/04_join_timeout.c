@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * 04_join_timeout.c - the article's fourth tool: join every thread with a
  * timeout, and log and abandon the one that does not answer instead of

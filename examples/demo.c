@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * demo.c - eight workers wait on one event; one stop request ends them all.
  *

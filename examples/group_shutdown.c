@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * group_shutdown.c - a supervisor shuts down its workers in one call, and
  * one worker does not answer.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * httpd.c - a small HTTP/1.1 server that shuts down without dropping a
  * request, the promise of Go's http.Server.Shutdown and nginx's graceful

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * grace.h - stop worker threads safely, promptly and completely.
  *
@@ -22,6 +23,7 @@
 #define GRACE_H
 
 #include <errno.h> /* the codes grace returns, negated: -ECANCELED, -ETIMEDOUT, ... */
+#include <poll.h>  /* struct pollfd, nfds_t: grace_poll_many */
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -158,7 +160,8 @@ static inline bool grace_stop_requested(const grace_stop *s)
 	/* NULL reads a flag that is never set: no branch in the caller's loop,
 	 * so a compiler can keep the check to the one load. */
 	static const struct grace__stop_flag never = {0};
-	const struct grace__stop_flag *f = s != NULL ? (const struct grace__stop_flag *)(const void *)s : &never;
+	const struct grace__stop_flag *f =
+		s != NULL ? (const struct grace__stop_flag *)(const void *)s : &never;
 #ifdef __cplusplus
 	return (__atomic_load_n(&f->word, __ATOMIC_ACQUIRE) & 1u) != 0;
 #else
@@ -186,17 +189,38 @@ GRACE_API int grace_stop_reason(const grace_stop *s);
 GRACE_API int grace_stop_set_deadline(grace_stop *s, grace_deadline d);
 
 /* A stop callback record, owned by the caller (embed it or keep it on the
- * stack). Its fields are private to the library. Zero it (= {0}) before its
- * first use: leftover memory may look like a registered record and be
- * refused with -EINVAL. */
-typedef struct grace_stop_cb {
-	void (*fn)(void *arg);
-	void *arg;
-	struct grace_stop_cb *next, *prev;
-	grace_stop *stop;
-	void *reserved_;
-	GRACE__ATOMIC(uint32_t) state;
-	uint32_t reserved2_;
+ * stack). Its contents are private: it is opaque storage, sized and aligned
+ * to hold the library's own record with room to spare, so that the record
+ * can grow without changing this type.
+ *
+ * Size and ABI: GRACE_STOP_CB_WORDS pointer-sized words (96 bytes on 64-bit
+ * systems, 48 on 32-bit ones), aligned for both a pointer and an int64_t.
+ * The library checks at compile time that its record fits. The size and
+ * the alignment are part of the ABI: they change only in a release that may
+ * change the ABI (a new minor version while the major version is 0, and
+ * CHANGELOG.md says so), never in a patch release. Do not read or write the
+ * storage; take its size with sizeof.
+ *
+ * Zero it (= {0}) before its first use: zeroed memory is an idle record;
+ * leftover memory may look like a registered record and be refused with
+ * -EINVAL. After grace_stop_off() (or a successful grace_stop_try_off())
+ * it is idle again and may be reused or freed. */
+#define GRACE_STOP_CB_WORDS 12
+
+#if defined(__GNUC__)
+/* Callers touch the storage only as this type (zeroing it); the library
+ * reads it as its own record. may_alias keeps type-based alias analysis
+ * from separating the two, even across link-time inlining. */
+#define GRACE__MAY_ALIAS __attribute__((__may_alias__))
+#else
+#define GRACE__MAY_ALIAS
+#endif
+
+typedef struct GRACE__MAY_ALIAS grace_stop_cb {
+	union {
+		void *words[GRACE_STOP_CB_WORDS];
+		int64_t align_; /* 8-byte alignment on 32-bit systems too */
+	} private_;
 } grace_stop_cb;
 
 /* Register `fn(arg)` to run once when `s` is requested. If `s` already is,
@@ -249,7 +273,9 @@ typedef struct grace_event {
 	GRACE__ATOMIC(uint32_t) inside;  /* threads inside grace_event_wait */
 } grace_event;
 
+/* clang-format off */
 #define GRACE_EVENT_INIT {0, 0, 0}
+/* clang-format on */
 
 /* Initialise (or re-initialise a destroyed) event as clear. -EINVAL for
  * NULL. Must not be called while the event is in use. */
@@ -257,8 +283,9 @@ GRACE_API int grace_event_init(grace_event *ev);
 
 /* Destroy an event. Returns -EBUSY while a thread waits on it (from the
  * moment its grace_event_wait finds the event clear until it returns, the
- * spin before it sleeps included; nothing changes); -EINVAL for NULL or an event already destroyed. Afterwards every
- * call on it but grace_event_init answers -EINVAL (is_set answers false). */
+ * spin before it sleeps included; nothing changes); -EINVAL for NULL or an
+ * event already destroyed. Afterwards every call on it but grace_event_init
+ * answers -EINVAL (is_set answers false). */
 GRACE_API int grace_event_destroy(grace_event *ev);
 
 /* Set the event and wake every waiter. Idempotent. -EINVAL for NULL or a
@@ -423,17 +450,15 @@ typedef struct grace_thread grace_thread;
  * parent given at start) and its argument, and returns the thread's result. */
 typedef int (*grace_thread_fn)(grace_stop *stop, void *arg);
 
-/* Options for grace_thread_start_opts. Zero every field you do not set:
+/* Options for grace_thread_start_opts and grace_group_spawn_opts. Zero every field you do not set:
  * zero means the default, and a non-zero reserved field is -EINVAL (so that
  * later fields can be given meaning safely). */
 typedef struct grace_thread_opts {
-	/* Bytes, rounded up to the page size; 0: the library default, 256 KiB.
-	 * Waking, exiting and joining 64 threads with glibc's default 8 MiB
-	 * stacks took about twice as long as with 256 KiB in our benchmark
-	 * (glibc caches only 40 MiB of stacks and unmaps the rest at each
-	 * exit); 256 KiB suits workers that block in grace calls. Ask for more
-	 * for deep recursion or big stack buffers. Below PTHREAD_STACK_MIN:
-	 * -EINVAL. */
+	/* Bytes, rounded up to the page size; 0: the library default, 256 KiB,
+	 * which suits workers that block in grace calls and makes many threads
+	 * quicker to end than the C library's default (docs/internals.md,
+	 * "Costs", has the measurements). Ask for more for deep recursion or
+	 * big stack buffers. Below PTHREAD_STACK_MIN: -EINVAL. */
 	size_t stack_size;
 	size_t reserved[7];
 } grace_thread_opts;
@@ -532,11 +557,26 @@ typedef struct grace_report grace_report;
 GRACE_API int grace_group_new(grace_group **out, const char *name, grace_stop *parent);
 
 /* Start a thread in the group, named as grace_thread_start names it, with
- * the default options; its stop is a child of the group's stop. The group
- * owns the thread: it is joined by grace_group_wait or grace_group_shutdown.
- * Returns 0; -EINVAL for NULL g or fn, or once grace_group_shutdown has
- * begun; -ENOMEM; -EAGAIN. Never blocks (beyond the group's lock). */
+ * the default options (grace_group_spawn_opts with NULL options); its stop
+ * is a child of the group's stop. The group owns the thread: it is joined
+ * by grace_group_wait or grace_group_shutdown.
+ * Returns 0; -EINVAL for NULL g or fn; -ESHUTDOWN once grace_group_shutdown
+ * has begun (as a queue answers a put after its shutdown; a spawn that
+ * answered 0 before is one the shutdown joins or reports); -ENOMEM;
+ * -EAGAIN. Nothing is started on failure. Never blocks (beyond the
+ * group's lock). */
 GRACE_API int grace_group_spawn(grace_group *g, const char *name, grace_thread_fn fn, void *arg);
+
+/* As grace_group_spawn, with options for the member's thread (NULL: the
+ * defaults), checked as grace_thread_start_opts checks them: a stack size
+ * below PTHREAD_STACK_MIN or a non-zero reserved field is -EINVAL. The
+ * options are read during the call only. Errors: -EINVAL for NULL g or fn,
+ * or bad options (checked before the group's state, so even after a
+ * shutdown); -ESHUTDOWN once grace_group_shutdown has begun; -ENOMEM;
+ * -EAGAIN. Nothing is started on failure. Never blocks (beyond the group's
+ * lock). */
+GRACE_API int grace_group_spawn_opts(grace_group *g, const char *name, grace_thread_fn fn, void *arg,
+                                     const grace_thread_opts *opts);
 
 /* The group's stop (NULL for NULL). Requesting it stops every thread. */
 GRACE_API grace_stop *grace_group_get_stop(grace_group *g);
@@ -569,17 +609,17 @@ GRACE_API int grace_group_wait(grace_group *g, grace_deadline d, grace_group_out
 
 /* Shut the group down: request its stop with `reason` (> 0), join every
  * thread that ends by `d`, and abandon the rest (they free themselves when
- * they end). Spawning fails from the moment it begins. If `report` is not
- * NULL it receives a report, owned by the caller (grace_report_free), on
- * every thread the group still held at the call: name, result and time from
- * the call to its exit, or, for a straggler, what it is blocked on and for
- * how long. Returns 0 when every thread ended by the deadline, whatever
- * their results (those are in the report); -ETIMEDOUT when any straggled;
- * -EINVAL for NULL, reason <= 0, a second shutdown, or a call from a
- * thread of the group (a callback on the group's stop run by a failing
- * thread included); -ENOMEM when the report could not be made (the
- * shutdown still happened; *report is NULL).
- * Blocks until every thread ends or the deadline passes. */
+ * they end). Spawning fails (-ESHUTDOWN) from the moment it begins. If
+ * `report` is not NULL it receives a report, owned by the caller
+ * (grace_report_free), on every thread the group still held at the call:
+ * name, result and time from the call to its exit, or, for a straggler, what
+ * it is blocked on and for how long. Returns 0 when every thread ended by
+ * the deadline, whatever their results (those are in the report); -ETIMEDOUT
+ * when any straggled; -EINVAL for NULL, reason <= 0, a second shutdown, or a
+ * call from a thread of the group (a callback on the group's stop run by a
+ * failing thread included); -ENOMEM when the report could not be made (the
+ * shutdown still happened; *report is NULL). Blocks until every thread ends
+ * or the deadline passes. */
 GRACE_API int grace_group_shutdown(grace_group *g, int reason, grace_deadline d, grace_report **report);
 
 /* Free the group and its stop. Returns 0; -EBUSY, freeing nothing, while a
@@ -638,15 +678,17 @@ GRACE_API void grace_report_free(grace_report *r);
  *    before the descriptor is touched. Then the call completes at once if it
  *    can, even with a deadline in the past (a try); it answers -ETIMEDOUT
  *    only when it would have to wait past `d`. GRACE_FOREVER: no deadline.
- *  - A ready descriptor costs one system call: the transfer is tried first
- *    without blocking, and the call waits (ppoll on the descriptor and on
- *    grace_stop_fd(stop), the deadline as its timeout) only on EAGAIN. (In
- *    the portable build grace_read and grace_write first ask fcntl whether
- *    the descriptor blocks: a ready non-blocking one then costs two calls,
- *    a blocking one three, as it is polled before the transfer.)
- *    EINTR is retried within the same absolute deadline. Other errors of the
- *    system call come back as negative errno values (-EBADF for a closed
- *    descriptor, -EPIPE, -ECONNRESET, -ENOTSOCK, ...).
+ *  - A ready descriptor is served at once, without a wait: the transfer is
+ *    tried first without blocking, and the call waits (ppoll on the
+ *    descriptor and on grace_stop_fd(stop), the deadline as its timeout)
+ *    only on EAGAIN. (Where the system cannot make one transfer
+ *    non-blocking, the portable build's read and write and accept on a
+ *    blocking listener, the call first asks whether the descriptor blocks
+ *    and polls a blocking one before the transfer; docs/internals.md,
+ *    "Costs", counts the system calls of each case.) EINTR is retried
+ *    within the same absolute deadline. Other errors of the system call
+ *    come back as negative errno values (-EBADF for a closed descriptor,
+ *    -EPIPE, -ECONNRESET, -ENOTSOCK, ...).
  *  - Blocking and non-blocking descriptors both work; nothing changes their
  *    O_NONBLOCK flag, except grace_connect for the length of the call. On a
  *    blocking descriptor grace transfers without blocking where the system
@@ -719,15 +761,17 @@ GRACE_API ssize_t grace_recv(int fd, void *buf, size_t len, int flags, grace_sto
 GRACE_API ssize_t grace_send(int fd, const void *buf, size_t len, int flags, grace_stop *stop,
                              grace_deadline d);
 
-/* accept(2), stoppable. Returns the new descriptor (owned by the caller; its
- * flags are accept(2)'s: blocking and not close-on-exec); -ECANCELED; -ETIMEDOUT; -EINVAL when `addr` is
- * given without `addrlen`, when the socket is not listening, or once the
- * listener is shut down (shutdown(2) on a listener wakes a thread blocked
- * here with -EINVAL on Linux); -ENOTSOCK; -EBADF for a negative or closed
- * descriptor; other errors from accept(2). A ready non-blocking listener
- * costs two system calls (fcntl, accept); a blocking one four. A connection taken by another
- * thread first, or aborted before it was taken, is waited past within the
- * same deadline. May block. */
+/* accept(2), stoppable. Returns the new descriptor (owned by the caller;
+ * its flags are accept(2)'s: blocking and not close-on-exec); -ECANCELED;
+ * -ETIMEDOUT; -EINVAL when `addr` is given without `addrlen`, when the
+ * socket is not listening, or once the listener is shut down (shutdown(2)
+ * on a listener wakes a thread blocked here with -EINVAL on Linux);
+ * -ENOTSOCK; -EBADF for a negative or closed descriptor; other errors from
+ * accept(2). accept(2) has no per-call non-blocking flag, so the call asks
+ * whether the listener blocks: a non-blocking one is tried at once, a
+ * blocking one is polled first. A connection taken by another thread
+ * first, or aborted before it was taken, is waited past within the same
+ * deadline. May block. */
 GRACE_API int grace_accept(int fd, struct sockaddr *addr, socklen_t *addrlen, grace_stop *stop,
                            grace_deadline d);
 
@@ -809,7 +853,9 @@ typedef struct grace_cond {
 	GRACE__ATOMIC(uint32_t) waiters; /* waiters not yet taken by a signal */
 } grace_cond;
 
+/* clang-format off */
 #define GRACE_COND_INIT {0}
+/* clang-format on */
 
 /* Atomically unlock `m`, which the caller holds, and wait until the
  * condition is signalled, `stop` is requested or deadline `d` passes; then
@@ -891,6 +937,80 @@ GRACE_API int grace_wait_word(const uint32_t *w, uint32_t expected, grace_stop *
  * raw futex wake does not wake grace's waiters. Never blocks apart from a
  * brief internal lock; thread-safe. */
 GRACE_API int grace_wake_word(const uint32_t *w, int n);
+
+/* ------------------------------------------------------------------------
+ * Many descriptors and child processes
+ *
+ * Two more waits of existing code made stoppable, under the shared rules of
+ * the I/O calls above (argument errors first, then a stop already requested
+ * wins, then a past deadline is a try; EINTR is retried within the same
+ * absolute deadline; a stop, when not NULL, gets its wake descriptor on the
+ * first call that has to wait).
+ * ------------------------------------------------------------------------ */
+
+/* poll(2) of `n` descriptors, stoppable: waits until one of `fds` reports
+ * one of its events, the stop is requested or `d` passes. The stop's wake
+ * descriptor is polled beside the caller's (grace_stop_fd), so a request
+ * wakes the call at once and an idle call never wakes. Entries are as for
+ * poll(2): a negative fd is ignored (its revents 0); POLLERR, POLLHUP and
+ * POLLNVAL (a closed descriptor) are reported and counted, as poll does.
+ * Returns the count of entries with non-zero revents (> 0), every revents
+ * filled in as poll(2) fills them; -ECANCELED; -ETIMEDOUT; -EINVAL for NULL
+ * `fds` with `n` > 0, a stop that is not one, or `n` too large (INT_MAX or
+ * more, or above the descriptor limit RLIMIT_NOFILE less the one place the
+ * stop's descriptor takes); -ENOMEM; -EMFILE or -ENFILE for the stop's
+ * descriptor; other errors from ppoll(2). On any negative result the array
+ * is left as it was: revents are written only with a count. When the stop
+ * and a descriptor are ready together the descriptor wins. `n` 0 (fds may
+ * then be NULL) waits for the stop or the deadline only. Up to 128 entries
+ * it allocates nothing (the set is copied on the calling thread's stack); a
+ * larger set is copied into one allocation for the length of the call. The
+ * array stays the caller's and is not touched after the call returns. May
+ * block; records "poll" for reports. Thread-safe. */
+GRACE_API int grace_poll_many(struct pollfd *fds, nfds_t n, grace_stop *stop, grace_deadline d);
+
+/* waitpid(2), stoppable: waits until a child selected by `pid` (> 0: that
+ * child; -1: any child; 0: any child in the caller's process group; < -1:
+ * any child in the process group -pid) changes state as `options` asks
+ * (exits; with WUNTRACED, stops; with WCONTINUED, continues), the stop is
+ * requested or `d` passes. Returns what waitpid(2) returns: the pid of the
+ * child reaped (or whose stop or continuation is reported), its status in
+ * `*status` when `status` is not NULL; 0 with WNOHANG when no child is
+ * ready; -ECANCELED; -ETIMEDOUT; -EINVAL for `options` other than WNOHANG,
+ * WUNTRACED and WCONTINUED, or a stop that is not one; -ECHILD when no
+ * selected child exists (or it is not the caller's); -ENOMEM, -EAGAIN (no
+ * watcher thread, below), -EMFILE or -ENFILE; other errors from waitpid(2).
+ * `*status` is written only with a pid. A stop or a deadline leaves every
+ * child unreaped: wait again, or kill it and wait. grace never reaps a
+ * child the call did not select (it looks with WNOWAIT and reaps with
+ * waitpid(pid, WNOHANG) only). A child already waitable is reaped at once,
+ * even with a past deadline; WNOHANG never waits.
+ *
+ * How it waits. It first tries waitpid(pid, options | WNOHANG): a child
+ * that has exited costs one system call. Then, on Linux 5.3 and later, for
+ * pid > 0 and without WUNTRACED or WCONTINUED, it polls a pidfd of the child
+ * (pidfd_open, closed before returning) beside the stop's wake descriptor,
+ * and reaps once the pidfd is readable: no thread, no allocation, no signal
+ * handler, no wake-up until something happens. Otherwise (any child or a
+ * process group, which a pidfd cannot name; WUNTRACED or WCONTINUED, which a
+ * pidfd does not report; a kernel without pidfd_open, which answers ENOSYS,
+ * or EPERM under a seccomp filter, and is asked once; the portable build) a
+ * watcher thread blocks in waitid(2) with WNOWAIT, which reports a state
+ * change without reaping, and wakes the call, which then reaps with waitpid
+ * WNOHANG. Calls that wait on the same selection share one watcher. The
+ * cost: one thread start and one small allocation for the first call that
+ * waits (-EAGAIN, -ENOMEM when they fail), and a watcher left blocked after
+ * a call ended by its stop or deadline, until a selected child changes
+ * state (or none is left), when it ends by itself; still no polling and no
+ * SIGCHLD handler, so the program's SIGCHLD disposition is its own. The
+ * watcher takes no signals. A child made by fork() starts with no watcher
+ * of its parent's.
+ *
+ * As with waitpid(2), a child reaped by another thread or a SIGCHLD set to
+ * SIG_IGN makes the call answer -ECHILD; two calls waiting on one child
+ * both wake, one reaps and the other answers -ECHILD. May block; records
+ * "waitpid" for reports. Thread-safe. */
+GRACE_API pid_t grace_waitpid(pid_t pid, int *status, int options, grace_stop *stop, grace_deadline d);
 
 #ifdef __cplusplus
 }

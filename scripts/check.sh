@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: MIT
 # check.sh - what `make check` runs: every configuration, then one line that
 # says how many tests passed, failed and were skipped, in all of them.
 #

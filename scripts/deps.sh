@@ -1,7 +1,9 @@
 #!/bin/sh
+# SPDX-License-Identifier: MIT
 # Install the Debian packages a task needs, only those missing.
 #   deps.sh check   what `make check` needs (compilers, CMake, sanitizer runtimes,
-#                   curl and wrk for the HTTP demo's tests)
+#                   curl and wrk for the HTTP demo's tests, clang-format and
+#                   clang-tidy for the style check)
 #   deps.sh bench   what `make bench` needs as well (C++20, GLib, Go, Python, Boost.Thread)
 #   deps.sh check --dry-run   only say what is missing ("missing: ..."), and
 #                   exit 1 if anything is
@@ -13,6 +15,7 @@ pkgs="$pkgs groff-base pkg-config"
 pkgs="$pkgs wrk"
 pkgs="$pkgs spin"
 pkgs="$pkgs libclang-rt-14-dev"
+pkgs="$pkgs clang-format clang-tidy"
 if [ "$what" = bench ]; then
 	pkgs="$pkgs g++ libglib2.0-dev pkg-config golang-go python3 libboost-thread-dev"
 fi

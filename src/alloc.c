@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * alloc.c - every allocation grace makes goes through here, so tests can
  * fail the Nth one in turn and check that each -ENOMEM path changes
@@ -38,17 +39,8 @@ void *grace__aligned_alloc(size_t align, size_t size)
 {
 	if (should_fail())
 		return NULL;
-	if (align <= sizeof(max_align_t))
+	if (align <= _Alignof(max_align_t))
 		return malloc(size);
 	size = (size + align - 1) / align * align;
 	return aligned_alloc(align, size);
-}
-
-char *grace__strdup(const char *s)
-{
-	size_t n = strlen(s) + 1;
-	char *p = grace__malloc(n);
-	if (p != NULL)
-		memcpy(p, s, n);
-	return p;
 }

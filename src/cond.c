@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * cond.c - a stop-aware condition variable for the caller's own
  * pthread_mutex_t, on the waiter lists of word.c.

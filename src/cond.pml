@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * cond.pml - a Promela model of grace_cond (src/cond.c) on the waiter
  * lists of src/word.c, checked with spin by tests/model_test.sh beside the

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * error.c - names for the codes grace returns.
  *
@@ -25,7 +26,7 @@ const char *grace__strerror_own(int code)
 	case 0: return "success";
 	case -ECANCELED: return "stop requested";
 	case -ETIMEDOUT: return "deadline passed";
-	case -ESHUTDOWN: return "queue shut down";
+	case -ESHUTDOWN: return "queue or group shut down";
 	case -EINVAL: return "invalid argument or state";
 	case -EBUSY: return "still in use";
 	case -ENOMEM: return "out of memory";

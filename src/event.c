@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * event.c - threading.Event on one 32-bit word and two counters.
  *
@@ -77,7 +78,7 @@ int grace_event_set(grace_event *ev)
 	} while (!atomic_compare_exchange_weak_explicit(&ev->word, &w, (w + EV_GEN) | EV_SET,
 	                                                memory_order_seq_cst, memory_order_relaxed));
 	if (atomic_load_explicit(&ev->waiters, memory_order_seq_cst) != 0)
-		grace__wake(&ev->word, INT32_MAX);
+		grace__os_wake(&ev->word, INT32_MAX);
 	return 0;
 }
 

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * group.c - a supervisor of grace threads: wait for all (errgroup), or shut
  * them all down by one deadline and report on each.
@@ -24,8 +25,8 @@
 
 static bool group_live(const grace_group *g)
 {
-	return g != NULL &&
-	       atomic_load_explicit(&((grace_group *)(uintptr_t)g)->magic, memory_order_acquire) == GROUP_MAGIC;
+	return g != NULL && atomic_load_explicit(&((grace_group *)(uintptr_t)g)->magic,
+	                                         memory_order_acquire) == GROUP_MAGIC;
 }
 
 /* The group's lock is unlocked when the group is freed (it fails with
@@ -48,9 +49,11 @@ static bool called_from_member(const grace_group *g)
 static void running_dec(grace_group *g)
 {
 	/* Seq_cst: see the top comment (pairs with the waiter's raise). */
-	if (atomic_fetch_sub_explicit(&g->word, 1, memory_order_seq_cst) == 1 &&
-	    atomic_load_explicit(&g->waiters, memory_order_seq_cst) != 0)
-		grace__wake(&g->word, INT32_MAX);
+	uint32_t was = atomic_fetch_sub_explicit(&g->word, 1, memory_order_seq_cst);
+	/* Each member is counted out once: by its exit or by its abandon. */
+	GRACE_ASSERT(was != 0);
+	if (was == 1 && atomic_load_explicit(&g->waiters, memory_order_seq_cst) != 0)
+		grace__os_wake(&g->word, INT32_MAX);
 }
 
 void grace__group_member_exited(grace_group *g)
@@ -89,8 +92,10 @@ void grace__group_unpin(grace_group *g)
 	/* The wake is made under the lock, and grace_group_free takes the lock
 	 * once more after it sees 0, so our unlock is our last touch of g. */
 	grace__mutex_lock(&g->lock);
-	if (atomic_fetch_sub_explicit(&g->pins, 1, memory_order_relaxed) == 1 && g->freeing)
-		grace__wake(&g->pins, INT32_MAX);
+	uint32_t was = atomic_fetch_sub_explicit(&g->pins, 1, memory_order_relaxed);
+	GRACE_ASSERT(was != 0); /* one unpin per pin */
+	if (was == 1 && g->freeing)
+		grace__os_wake(&g->pins, INT32_MAX);
 	grace__mutex_unlock(&g->lock);
 }
 
@@ -125,16 +130,21 @@ int grace_group_new(grace_group **out, const char *name, grace_stop *parent)
 	return 0;
 }
 
-int grace_group_spawn(grace_group *g, const char *name, grace_thread_fn fn, void *arg)
+int grace_group_spawn_opts(grace_group *g, const char *name, grace_thread_fn fn, void *arg,
+                           const grace_thread_opts *opts)
 {
-	if (!group_live(g) || fn == NULL)
+	size_t stack;
+	/* Every argument before the group's state: bad options are -EINVAL
+	 * even after a shutdown, and nothing is touched. */
+	if (!group_live(g) || fn == NULL || grace__thread_opts_check(opts, &stack) < 0)
 		return -EINVAL;
 	if (name == NULL)
 		name = "thread";
 	grace__mutex_lock(&g->lock);
 	if (g->shutting_down) {
+		/* As a queue answers a put after its shutdown. */
 		grace__mutex_unlock(&g->lock);
-		return -EINVAL;
+		return -ESHUTDOWN;
 	}
 	/* Room for the member's name should it be the first to fail (see the
 	 * top comment); none is needed once a failure is recorded, and the
@@ -153,7 +163,7 @@ int grace_group_spawn(grace_group *g, const char *name, grace_thread_fn fn, void
 	grace_thread *t;
 	/* Counted before it starts: it may exit at once. */
 	atomic_fetch_add_explicit(&g->word, 1, memory_order_relaxed);
-	int r = grace__thread_start(&t, name, fn, arg, g->stop, NULL, g);
+	int r = grace__thread_start(&t, name, fn, arg, g->stop, opts, g);
 	if (r < 0)
 		running_dec(g);
 	if (r == 0) {
@@ -164,6 +174,11 @@ int grace_group_spawn(grace_group *g, const char *name, grace_thread_fn fn, void
 	}
 	grace__mutex_unlock(&g->lock);
 	return r;
+}
+
+int grace_group_spawn(grace_group *g, const char *name, grace_thread_fn fn, void *arg)
+{
+	return grace_group_spawn_opts(g, name, fn, arg, NULL);
 }
 
 grace_stop *grace_group_get_stop(grace_group *g)
@@ -187,6 +202,7 @@ static void take_locked(grace_group *g, bool all, struct grace__list *out)
 		if (!all && !grace__thread_exited(member_thread(it)))
 			continue;
 		grace__list_remove(&g->members, it);
+		GRACE_ASSERT(g->nmembers != 0);
 		g->nmembers--;
 		grace__list_insert_tail(out, it);
 	}
@@ -293,8 +309,7 @@ int grace_group_shutdown(grace_group *g, int reason, grace_deadline d, grace_rep
 	struct grace__site site = {"group_shutdown", g->name, 0};
 	for (;;) {
 		uint32_t running = atomic_load_explicit(&g->word, memory_order_seq_cst);
-		if (running == 0 ||
-		    grace__wait(&g->word, running, NULL, d, &site) == -ETIMEDOUT)
+		if (running == 0 || grace__wait(&g->word, running, NULL, d, &site) == -ETIMEDOUT)
 			break; /* all exited, or the deadline: one more look below */
 	}
 	atomic_fetch_sub_explicit(&g->waiters, 1, memory_order_release);
@@ -347,6 +362,7 @@ int grace_group_free(grace_group *g)
 		return -EINVAL;
 	grace__mutex_lock(&g->lock);
 	bool busy = !grace__list_empty(&g->members);
+	GRACE_ASSERT(busy || g->nmembers == 0);
 	/* A member given up by a shutdown may still be reporting its failure
 	 * (requesting our stop): wait for it, not long unless a callback on
 	 * the stop takes long. Its wake comes under the lock, and we take the

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * internal.h - declarations shared between grace's source files. Nothing
  * here is API. Non-static internal names carry the grace__ prefix.
@@ -6,7 +7,6 @@
 #define GRACE_INTERNAL_H
 
 #include "grace.h"
-#include "list.h"
 #include "platform.h"
 
 #include <errno.h>
@@ -18,17 +18,20 @@
 /* Our own invariants (never a caller's mistake). Compiled out in release. */
 #ifdef GRACE_DEBUG
 #include <stdlib.h>
-#define GRACE_ASSERT(x)                                                                      \
-	do {                                                                                 \
-		if (!(x)) {                                                                  \
-			fprintf(stderr, "grace: invariant failed at %s:%d: %s\n", __FILE__, \
-			        __LINE__, #x);                                               \
-			abort();                                                             \
-		}                                                                            \
+#define GRACE_ASSERT(x)                                                                                     \
+	do {                                                                                                \
+		if (!(x)) {                                                                                 \
+			(void)fprintf(stderr, "grace: invariant failed at %s:%d: %s\n", __FILE__, __LINE__, \
+			              #x);                                                                  \
+			abort();                                                                            \
+		}                                                                                           \
 	} while (0)
 #else
 #define GRACE_ASSERT(x) ((void)0)
 #endif
+
+/* After GRACE_ASSERT: a removal checks that the link is in the list. */
+#include "list.h"
 
 #define GRACE_LIKELY(x) __builtin_expect(!!(x), 1)
 #define GRACE_UNLIKELY(x) __builtin_expect(!!(x), 0)
@@ -59,9 +62,8 @@ extern _Atomic long grace__alloc_fail_countdown;
 void *grace__malloc(size_t n);
 void *grace__calloc(size_t n, size_t size);
 void *grace__realloc(void *p, size_t n);
-char *grace__strdup(const char *s);
-/* Aligned to `align` (0 or up to max_align_t: plain malloc); size is
- * rounded up to a multiple of align. */
+/* Aligned to `align` (0 or up to _Alignof(max_align_t): plain malloc);
+ * size is rounded up to a multiple of align. */
 void *grace__aligned_alloc(size_t align, size_t size);
 
 /* ---- error names (src/error.c) ---- */
@@ -89,17 +91,17 @@ const char *grace__strerror_own(int code);
 struct grace_stop {
 	struct grace__stop_flag flag; /* must stay first: grace_stop_requested reads it */
 	uint32_t magic;
-	_Atomic int reason; /* written once, before REQUESTED (release) */
-	pthread_mutex_t lock; /* guards cbs, kids, fds, fd_gen, pins */
-	grace_stop_cb *cbs;   /* registered callbacks, newest first */
-	struct grace__list kids; /* children, newest first */
-	struct grace__link sib;  /* our link in the parent's kids, under its lock */
-	int fds[2];           /* grace_stop_fd, -1 until asked for */
-	unsigned fd_gen;      /* the fork generation that made fds (stop.c) */
-	unsigned pins;        /* signal routes to this stop: free answers -EBUSY */
+	_Atomic int reason;           /* written once, before REQUESTED (release) */
+	pthread_mutex_t lock;         /* guards cbs, kids, fds, fd_gen, pins */
+	struct grace__list cbs;       /* registered callbacks (grace__stop_cb.link), newest first */
+	struct grace__list kids;      /* children, newest first */
+	struct grace__link sib;       /* our link in the parent's kids, under its lock */
+	int fds[2];                   /* grace_stop_fd, -1 until asked for */
+	unsigned fd_gen;              /* the fork generation that made fds (stop.c) */
+	unsigned pins;                /* signal routes to this stop: free answers -EBUSY */
 	_Atomic(grace_stop *) parent; /* cleared under the lock (wait.c reads it there) */
-	_Atomic uintptr_t sleeper; /* grace__self_id() of the thread that set SLEEPERS */
-	_Atomic uintptr_t claimer; /* grace__self_id() of the request's thread */
+	_Atomic uintptr_t sleeper;    /* grace__self_id() of the thread that set SLEEPERS */
+	_Atomic uintptr_t claimer;    /* grace__self_id() of the request's thread */
 	/* The request's own, from its claim to DONE (stop.c). */
 	grace_stop *wnext;
 	bool wcbs;
@@ -108,6 +110,28 @@ struct grace_stop {
 	struct grace__link tlink; /* in the timer's list, while `timed` */
 	bool timed;
 };
+
+/* A callback record: what a grace_stop_cb really holds (stop.c). The public
+ * type is opaque storage that this must fit in, checked below, so that the
+ * record can change without changing the ABI. Zeroed storage is an idle
+ * record (state 0, not in a list). */
+struct grace__stop_cb {
+	void (*fn)(void *arg);
+	void *arg;
+	grace_stop *stop;        /* where it is registered, while REGISTERED */
+	struct grace__link link; /* in stop->cbs, under the stop's lock, while REGISTERED */
+	_Atomic uint32_t state;  /* CB_* in stop.c: the one field read without a lock */
+};
+
+_Static_assert(sizeof(struct grace__stop_cb) <= sizeof(grace_stop_cb),
+               "the callback record outgrew grace_stop_cb: raising GRACE_STOP_CB_WORDS changes the ABI");
+_Static_assert(_Alignof(struct grace__stop_cb) <= _Alignof(grace_stop_cb),
+               "the callback record needs more alignment than grace_stop_cb has");
+
+static inline struct grace__stop_cb *grace__stop_cb_of(grace_stop_cb *cb)
+{
+	return (struct grace__stop_cb *)(void *)cb;
+}
 
 /* Raise REQUESTED in the stop's word and wake its sleepers (wait.c tells
  * the protocol); called once, by the winner of the reason's CAS. `self`:
@@ -193,12 +217,6 @@ bool grace__spin(_Atomic uint32_t *w, uint32_t val, grace_stop *stop);
 int grace__wait_nospin(_Atomic uint32_t *w, uint32_t val, grace_stop *stop, int64_t d,
                        struct grace__site *site);
 
-/* Wake up to n sleepers of grace__wait on w (INT32_MAX: all). */
-static inline void grace__wake(_Atomic uint32_t *w, int n)
-{
-	grace__os_wake(w, n);
-}
-
 /* For tests only: make `e` the sleep engine and clock of the process, or,
  * with NULL, put back the one chosen at load. Call it with no thread
  * inside grace (none asleep, none about to be, no timer or signal thread
@@ -248,7 +266,6 @@ static inline const char *grace__blocked_op(struct grace__blocked *b)
 
 /* ---- queue (src/queue.c) ---- */
 
-
 /* Test hook: called, when set, by a bounded put (side 0) or get (side 1)
  * between claiming its position and publishing its slot, and by a put
  * (side 2) or get (side 3) at the start of its pre-sleep spin. */
@@ -263,7 +280,7 @@ extern _Atomic(grace__queue_hook_fn) grace__queue_claim_hook;
 struct grace__waiter {
 	struct grace__link link; /* in the key's bucket, under its lock */
 	const void *key;
-	_Atomic uint32_t state;  /* TAKEN (by a waker), SLEEPING (by the waiter) */
+	_Atomic uint32_t state; /* TAKEN (by a waker), SLEEPING (by the waiter) */
 };
 
 /* Link w as the newest waiter on `key`. With `word`, first check under the
@@ -318,19 +335,19 @@ struct grace__member {
 /* The fields are thread.c's (and its test's): every other file goes through
  * the functions below, and group.c through `member` alone. */
 struct grace_thread {
-	_Atomic uint32_t magic;  /* cleared when the state is freed */
-	_Atomic uint32_t state;  /* GRACE__T_* bits */
+	_Atomic uint32_t magic; /* cleared when the state is freed */
+	_Atomic uint32_t state; /* GRACE__T_* bits */
 	grace_thread_fn fn;
 	void *arg;
-	grace_stop *stop;        /* the thread's own stop, a child of the parent */
+	grace_stop *stop; /* the thread's own stop, a child of the parent */
 	pthread_t tid;
 	struct grace__blocked blocked; /* what the thread is blocked on */
-	int result;              /* written before EXITED (release) */
-	int64_t exit_ns;         /* when it exited; written before EXITED */
-	bool finishing;          /* the thread's own: its way out has begun */
-	bool finished;           /* the thread's own: its handlers are done, the bookkeeping begun */
+	int result;                    /* written before EXITED (release) */
+	int64_t exit_ns;               /* when it exited; written before EXITED */
+	bool finishing;                /* the thread's own: its way out has begun */
+	bool finished;                 /* the thread's own: its handlers are done, the bookkeeping begun */
 	struct grace_group *reporting; /* the thread's own: the group its failure report pinned */
-	struct grace_group *home; /* fixed at start: the group that owns the handle */
+	struct grace_group *home;      /* fixed at start: the group that owns the handle */
 	/* Cleanup handlers, a stack: the thread's own, no lock. */
 	struct grace__defer *defers;
 	size_t ndefers, capdefers;
@@ -341,11 +358,15 @@ struct grace_thread {
 	pthread_mutex_t lock;
 	struct grace_group *group;
 	struct grace__member member; /* group.c's */
-	char name[]; /* the full name */
+	char name[];                 /* the full name */
 };
 
 /* Thread states allocated and not yet freed (for tests; see thread.c). */
 extern _Atomic long grace__thread_states;
+
+/* Check options (NULL: the defaults) and give the stack size they ask for,
+ * rounded up to the page size: 0, or -EINVAL for bad ones. */
+int grace__thread_opts_check(const grace_thread_opts *opts, size_t *stack);
 
 /* Start a thread; with `g`, as a member of that group (the caller holds the
  * group's lock and links grace__thread_member(*out) into its members). */
@@ -388,23 +409,23 @@ void grace__threads_unlock(void);
 struct grace_group {
 	_Atomic uint32_t magic;
 	grace_stop *stop;
-	pthread_mutex_t lock;      /* guards the members, shutting_down and the outcome */
+	pthread_mutex_t lock;       /* guards the members, shutting_down and the outcome */
 	struct grace__list members; /* struct grace__member, in spawn order */
 	size_t nmembers;
 	bool shutting_down;
-	_Atomic uint32_t word;      /* members running: a spawn raises it, an exit lowers it */
-	_Atomic uint32_t waiters;   /* callers that may sleep on word */
+	_Atomic uint32_t word;    /* members running: a spawn raises it, an exit lowers it */
+	_Atomic uint32_t waiters; /* callers that may sleep on word */
 	/* Members between grace__group_pin and the end of their failure
 	 * report: grace_group_free waits for 0 (it sleeps on the word when
 	 * `freeing`). Raised under the member's lock, lowered under ours. */
 	_Atomic uint32_t pins;
 	bool freeing;
 	/* The outcome grace_group_wait gives, under the lock. */
-	int first_result;  /* the first non-zero result, 0 until then */
-	char *failed;      /* that member's name (in failed_buf), NULL until then */
-	char *failed_buf;  /* room for the longest member name, reserved at spawn */
+	int first_result; /* the first non-zero result, 0 until then */
+	char *failed;     /* that member's name (in failed_buf), NULL until then */
+	char *failed_buf; /* room for the longest member name, reserved at spawn */
 	size_t failed_cap;
-	size_t abandoned;  /* members a shutdown gave up at its deadline */
+	size_t abandoned; /* members a shutdown gave up at its deadline */
 	char name[];
 };
 
@@ -455,5 +476,27 @@ int grace__report_add(grace_report *r, const grace_report_entry *e);
 
 /* Put the stragglers first (in spawn order), then the others by stop time. */
 void grace__report_finish(grace_report *r, int64_t elapsed_ns);
+
+/* ---- descriptors (src/io.c) ---- */
+
+#include <poll.h>
+
+/* Wait until one of p[0..n-1] is ready, the stop is requested or `d` passes,
+ * in ppoll(2); `op` names the wait in the calling thread's record. `p` has
+ * room for n + 1 entries: the stop's wake descriptor goes in p[n]. Returns
+ * the count of ready entries among the first n (revents filled in), which
+ * wins over the stop when both are ready; -ECANCELED; -ETIMEDOUT; the
+ * stop's descriptor's error (-EMFILE, ...); another error of ppoll. EINTR
+ * is retried against the same absolute deadline. */
+int grace__poll(struct pollfd *p, nfds_t n, grace_stop *stop, int64_t d, const char *op);
+
+/* ---- child processes (src/proc.c) ---- */
+
+/* For tests: when set, grace_waitpid finds pidfd_open missing, as on a
+ * kernel older than 5.3 (without remembering it), and takes the watcher
+ * path. The counts are of watcher threads started and still waiting. */
+extern _Atomic bool grace__waitpid_no_pidfd;
+extern _Atomic long grace__waitpid_watchers_started;
+extern _Atomic long grace__waitpid_watchers_live;
 
 #endif /* GRACE_INTERNAL_H */

@@ -1,14 +1,16 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * io.c - interruptible I/O: read, write, recv, send, accept, connect and
- * poll that return the moment their stop is requested or their deadline
- * passes.
+ * poll (of one descriptor or a set) that return the moment their stop is
+ * requested or their deadline passes.
  *
  * Design. A ready descriptor costs one system call: each call first tries
  * its transfer without blocking (MSG_DONTWAIT on sockets; on Linux
  * preadv2/pwritev2 with RWF_NOWAIT for read and write, which works on
  * pipes, sockets, eventfds and most other descriptors, blocking or not).
  * Only when the transfer answers EAGAIN does it wait, in ppoll(2) on two
- * descriptors at once: the caller's, and the stop's wake descriptor
+ * descriptors at once (grace__poll, which grace_poll_many and
+ * grace_waitpid share): the caller's, and the stop's wake descriptor
  * (grace_stop_fd: an eventfd on Linux, a pipe elsewhere), which the request
  * makes readable. The absolute deadline becomes ppoll's relative timeout,
  * recomputed before every call, so EINTR and spurious returns retry within
@@ -21,6 +23,10 @@
  * time, which POLLOUT guarantees room for on a pipe). grace.h states what
  * that means for a blocking descriptor shared with another reader.
  *
+ * grace_poll_many polls a copy of the caller's set with the stop's
+ * descriptor appended (on the stack up to 128 entries), and writes the
+ * revents back only when it answers a count.
+ *
  * No locks of its own and no shared state. The only lock touched is the
  * stop's, inside grace_stop_fd(), and only on the way to a wait.
  */
@@ -31,6 +37,8 @@
 #include <poll.h>
 #include <signal.h>
 #include <string.h>
+#include <stdlib.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/uio.h>
 #include <time.h>
@@ -50,11 +58,11 @@ struct xfer {
 	int fd;
 	char *buf;
 	size_t len;
-	int flags;       /* recv/send flags, MSG_WAITALL removed */
+	int flags; /* recv/send flags, MSG_WAITALL removed */
 	enum kind kind;
-	bool all;        /* go on until len bytes (writes, sends, MSG_WAITALL) */
-	short events;    /* POLLIN or POLLOUT */
-	const char *op;  /* for the blocked-on record */
+	bool all;       /* go on until len bytes (writes, sends, MSG_WAITALL) */
+	short events;   /* POLLIN or POLLOUT */
+	const char *op; /* for the blocked-on record */
 };
 
 /* The longest timeout handed to ppoll at once, in nanoseconds: within a
@@ -74,21 +82,17 @@ static bool is_write(enum kind k)
 	return k == K_WRITE || k == K_SEND;
 }
 
-/* Wait until `fd` reports one of `events`, the stop is requested or `d`
- * passes. Returns the revents (> 0), -ECANCELED, -ETIMEDOUT, -EBADF for a
- * closed descriptor (POLLNVAL), or another error from the system. When the
- * descriptor and the stop are ready together the descriptor wins: the
- * caller then completes what it can at once, as every grace call does. */
-static int wait_fd(int fd, short events, grace_stop *stop, int64_t d, const char *op)
+/* The wait every call here ends in (grace__poll in internal.h): ppoll on
+ * p[0..n-1] and on the stop's wake descriptor, which goes in p[n]. */
+int grace__poll(struct pollfd *p, nfds_t n, grace_stop *stop, int64_t d, const char *op)
 {
-	struct pollfd p[2] = {{.fd = fd, .events = events}, {.fd = -1, .events = POLLIN}};
-	nfds_t n = 1;
+	nfds_t total = n;
 	if (stop != NULL) {
 		int sfd = grace_stop_fd(stop);
 		if (sfd < 0)
 			return sfd;
-		p[1].fd = sfd;
-		n = 2;
+		p[n] = (struct pollfd){.fd = sfd, .events = POLLIN};
+		total = n + 1;
 	}
 	bool recorded = false;
 	int r;
@@ -114,22 +118,20 @@ static int wait_fd(int fd, short events, grace_stop *stop, int64_t d, const char
 			grace__blocked_begin(op, NULL, 0);
 			recorded = true;
 		}
-		int k = ppoll(p, n, tp, NULL);
+		int k = ppoll(p, total, tp, NULL);
 		if (k < 0) {
 			if (errno == EINTR)
 				continue; /* the same absolute deadline, recomputed above */
 			r = -errno;
 			break;
 		}
-		if (p[0].revents & POLLNVAL) {
-			r = -EBADF;
+		bool stopped = total > n && p[n].revents != 0;
+		if (k > (int)stopped) {
+			/* The caller's descriptors win over the stop. */
+			r = k - (int)stopped;
 			break;
 		}
-		if (p[0].revents != 0) {
-			r = (int)(unsigned short)p[0].revents;
-			break;
-		}
-		if (p[1].revents != 0) {
+		if (stopped) {
 			r = -ECANCELED;
 			break;
 		}
@@ -141,6 +143,22 @@ static int wait_fd(int fd, short events, grace_stop *stop, int64_t d, const char
 	if (recorded)
 		grace__blocked_end();
 	return r;
+}
+
+/* Wait until `fd` reports one of `events`, the stop is requested or `d`
+ * passes. Returns the revents (> 0), -ECANCELED, -ETIMEDOUT, -EBADF for a
+ * closed descriptor (POLLNVAL), or another error from the system. When the
+ * descriptor and the stop are ready together the descriptor wins: the
+ * caller then completes what it can at once, as every grace call does. */
+static int wait_fd(int fd, short events, grace_stop *stop, int64_t d, const char *op)
+{
+	struct pollfd p[2] = {{.fd = fd, .events = events}, {.fd = -1}};
+	int r = grace__poll(p, 1, stop, d, op);
+	if (r < 0)
+		return r;
+	if (p[0].revents & POLLNVAL)
+		return -EBADF;
+	return (int)(unsigned short)p[0].revents;
 }
 
 /* The plain-call mode of a descriptor: DIRECT when it does not block. */
@@ -270,14 +288,14 @@ static ssize_t transfer(int fd, void *buf, size_t len, int flags, enum kind kind
 	if (grace_stop_requested(stop))
 		return -ECANCELED;
 	struct xfer x = {
-	    .fd = fd,
-	    .buf = buf,
-	    .len = len,
-	    .flags = flags & ~MSG_WAITALL,
-	    .kind = kind,
-	    .all = is_write(kind) || (kind == K_RECV && (flags & MSG_WAITALL) != 0),
-	    .events = is_write(kind) ? POLLOUT : POLLIN,
-	    .op = ops[kind],
+		.fd = fd,
+		.buf = buf,
+		.len = len,
+		.flags = flags & ~MSG_WAITALL,
+		.kind = kind,
+		.all = is_write(kind) || (kind == K_RECV && (flags & MSG_WAITALL) != 0),
+		.events = is_write(kind) ? POLLOUT : POLLIN,
+		.op = ops[kind],
 	};
 	return run(&x, stop, d);
 }
@@ -291,6 +309,50 @@ int grace_poll(int fd, short events, grace_stop *stop, grace_deadline d)
 	if (grace_stop_requested(stop))
 		return -ECANCELED;
 	return wait_fd(fd, events, stop, d, "poll");
+}
+
+/* Up to this many descriptors grace_poll_many copies the set onto its own
+ * stack (1 KiB); a larger set is copied into one allocation for the length
+ * of the call. */
+#define POLL_MANY_STACK 128
+
+int grace_poll_many(struct pollfd *fds, nfds_t n, grace_stop *stop, grace_deadline d)
+{
+	if (fds == NULL && n > 0)
+		return -EINVAL;
+	if (!stop_ok(stop))
+		return -EINVAL;
+	/* The count must fit the int result, and the copy (with the stop's
+	 * place) the descriptor limit, which ppoll(2) enforces too. */
+	if (n >= INT_MAX)
+		return -EINVAL;
+	if (n > POLL_MANY_STACK) {
+		struct rlimit rl;
+		if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY &&
+		    (rlim_t)n + (stop != NULL) > rl.rlim_cur)
+			return -EINVAL;
+	}
+	if (grace_stop_requested(stop))
+		return -ECANCELED;
+	/* The wait works on a copy, so that the caller's revents change only
+	 * when the call answers a count, and the stop's descriptor has its
+	 * place after the caller's. */
+	struct pollfd local[POLL_MANY_STACK + 1];
+	struct pollfd *p = local;
+	if (n > POLL_MANY_STACK) {
+		p = grace__malloc(((size_t)n + 1) * sizeof *p);
+		if (p == NULL)
+			return -ENOMEM;
+	}
+	for (nfds_t i = 0; i < n; i++)
+		p[i] = (struct pollfd){.fd = fds[i].fd, .events = fds[i].events};
+	int r = grace__poll(p, n, stop, d, "poll");
+	if (r >= 0)
+		for (nfds_t i = 0; i < n; i++)
+			fds[i].revents = p[i].revents;
+	if (p != local)
+		free(p);
+	return r;
 }
 
 ssize_t grace_read(int fd, void *buf, size_t len, grace_stop *stop, grace_deadline d)

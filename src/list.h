@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * list.h - the one intrusive doubly-linked list that grace's parts share.
  *
@@ -9,6 +10,8 @@
  * element back with grace__container_of. The list keeps no lock: each user
  * says which of its locks guards it. A link not in a list has no meaning
  * (the list cannot tell): a user that must know keeps its own flag.
+ * Included by internal.h, whose GRACE_ASSERT checks every removal in debug
+ * builds (grace__list_linked).
  */
 #ifndef GRACE_LIST_H
 #define GRACE_LIST_H
@@ -25,7 +28,9 @@ struct grace__list {
 };
 
 /* The element of type `type` whose member `member` is the link `p`. */
+/* clang-format off */
 #define grace__container_of(p, type, member) ((type *)(void *)((char *)(p) - offsetof(type, member)))
+/* clang-format on */
 
 static inline bool grace__list_empty(const struct grace__list *l)
 {
@@ -59,9 +64,20 @@ static inline void grace__list_insert_tail(struct grace__list *l, struct grace__
 	grace__list_insert_before(l, NULL, n);
 }
 
+/* Whether n is linked into l, as far as its neighbours can tell: each side
+ * of it is either the end of l or a link that points back at it. A link
+ * removed already, never inserted, or at an end of another list fails it.
+ * Constant time: for debug checks. */
+static inline bool grace__list_linked(const struct grace__list *l, const struct grace__link *n)
+{
+	return (n->prev != NULL ? n->prev->next == n : l->first == n) &&
+	       (n->next != NULL ? n->next->prev == n : l->last == n);
+}
+
 /* Take n, which is in l, out of it. */
 static inline void grace__list_remove(struct grace__list *l, struct grace__link *n)
 {
+	GRACE_ASSERT(grace__list_linked(l, n));
 	if (n->prev != NULL)
 		n->prev->next = n->next;
 	else
@@ -78,7 +94,7 @@ static inline void grace__list_remove(struct grace__list *l, struct grace__link 
 
 /* The same, reading the next link into `nx` first: the body may remove or
  * free `it` (not `nx`). */
-#define grace__list_for_each_safe(l, it, nx)                                                 \
+#define grace__list_for_each_safe(l, it, nx) \
 	for ((it) = (l)->first; (it) != NULL && ((nx) = (it)->next, true); (it) = (nx))
 
 #endif /* GRACE_LIST_H */

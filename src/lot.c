@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * lot.c - the lot engine: futex-like word waits built from mutexes and
  * condition variables.
@@ -71,7 +72,8 @@ static int lot_wait_or_stop(_Atomic uint32_t *w, uint32_t val, _Atomic uint32_t 
 			/* A negative deadline (long past) would make a
 			 * negative tv_nsec, which the condvar refuses. */
 			int64_t a = d < 0 ? 0 : d;
-			struct timespec ts = {.tv_sec = (time_t)(a / 1000000000), .tv_nsec = (long)(a % 1000000000)};
+			struct timespec ts = {.tv_sec = (time_t)(a / 1000000000),
+			                      .tv_nsec = (long)(a % 1000000000)};
 			if (pthread_cond_timedwait(&b->cond, &b->lock, &ts) == ETIMEDOUT)
 				r = -ETIMEDOUT;
 		}
@@ -106,10 +108,10 @@ static void lot_wake(_Atomic uint32_t *w, int n)
 }
 
 const struct grace__engine grace__lot_engine = {
-    .name = "lot",
-    .now = grace__clock_monotonic,
-    .wait = lot_wait,
-    .wait_stop = lot_wait_stop,
-    .wake = lot_wake,
-    .watches_stop = false,
+	.name = "lot",
+	.now = grace__clock_monotonic,
+	.wait = lot_wait,
+	.wait_stop = lot_wait_stop,
+	.wake = lot_wake,
+	.watches_stop = false,
 };

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * platform.h - the narrow interface between grace and the operating system.
  *
@@ -88,6 +89,8 @@ static inline int64_t grace__os_now(void)
 	return grace__engine_get()->now();
 }
 
+/* The engine's wait on one word, and its wake: up to `n` sleepers on `w`
+ * (INT32_MAX: all), those of grace__wait (wait.c) included. */
 static inline int grace__os_wait(_Atomic uint32_t *w, uint32_t val, int64_t d)
 {
 	return grace__engine_get()->wait(w, val, d);

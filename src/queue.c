@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * queue.c - queue.Queue with stops, deadlines and a shutdown that loses
  * nothing.
@@ -90,11 +91,11 @@ struct grace_queue {
 
 	_Alignas(64) _Atomic uint64_t enq; /* items put (claimed), | CLOSED */
 	_Alignas(64) _Atomic uint64_t deq; /* items taken, | CLOSED after IMMEDIATE */
-	_Alignas(64) struct waitq getq; /* getters waiting for an item */
-	_Alignas(64) struct waitq putq; /* putters waiting for room */
+	_Alignas(64) struct waitq getq;    /* getters waiting for an item */
+	_Alignas(64) struct waitq putq;    /* putters waiting for room */
 	_Alignas(64) _Atomic uint32_t join_word;
 	_Atomic uint32_t joiners;
-	_Atomic uint32_t busy; /* threads in a call that waits (see busy_enter): free answers -EBUSY */
+	_Atomic uint32_t busy;    /* threads in a call that waits (see busy_enter): free answers -EBUSY */
 	_Atomic uint64_t done;    /* task_done calls */
 	_Atomic uint64_t drained; /* items handed back by drain */
 	_Atomic uint64_t dwin;    /* drains between a claim and its count: see task_done */
@@ -104,11 +105,6 @@ struct grace_queue {
  * many windows have opened (high 32 bits). */
 #define DWIN_ACTIVE(w) ((uint32_t)(w))
 #define DWIN_OPEN (UINT64_C(1) + (UINT64_C(1) << 32))
-
-static void *q_alloc(size_t align, size_t size)
-{
-	return grace__aligned_alloc(align, size);
-}
 
 static inline bool live(const grace_queue *q)
 {
@@ -157,7 +153,7 @@ static void wake_all(_Atomic uint32_t *w)
 	/* Seq_cst: the change is ordered after whatever made the waiters'
 	 * condition true, and before the wake, so no sleep can miss it. */
 	atomic_fetch_add_explicit(w, 1, memory_order_seq_cst);
-	grace__wake(w, INT32_MAX);
+	grace__os_wake(w, INT32_MAX);
 }
 
 /* Wake one waiter, unless every registered waiter already has a wake-up
@@ -175,7 +171,7 @@ static inline void wq_signal(struct waitq *wq)
 		                                          memory_order_seq_cst)) {
 			atomic_fetch_add_explicit(&wq->word, 1, memory_order_seq_cst);
 			bool all = atomic_load_explicit(&wq->drainers, memory_order_seq_cst) != 0;
-			grace__wake(&wq->word, all ? INT32_MAX : 1);
+			grace__os_wake(&wq->word, all ? INT32_MAX : 1);
 			return;
 		}
 	}
@@ -195,8 +191,8 @@ static void wq_absorb(struct waitq *wq)
 {
 	uint64_t c = atomic_load_explicit(&wq->count, memory_order_seq_cst);
 	while (WQ_TOKENS(c) != 0 &&
-	       !atomic_compare_exchange_weak_explicit(&wq->count, &c, (uint64_t)WQ_WAITERS(c), memory_order_seq_cst,
-	                                              memory_order_seq_cst))
+	       !atomic_compare_exchange_weak_explicit(&wq->count, &c, (uint64_t)WQ_WAITERS(c),
+	                                              memory_order_seq_cst, memory_order_seq_cst))
 		;
 }
 
@@ -205,9 +201,11 @@ static void wq_absorb(struct waitq *wq)
 static void wq_leave(struct waitq *wq)
 {
 	uint64_t c = atomic_load_explicit(&wq->count, memory_order_seq_cst);
-	while (!atomic_compare_exchange_weak_explicit(&wq->count, &c, (uint64_t)(WQ_WAITERS(c) - 1),
-	                                              memory_order_seq_cst, memory_order_seq_cst))
-		;
+	do {
+		/* Registered, so counted; never more wake-ups than waiters. */
+		GRACE_ASSERT(WQ_WAITERS(c) != 0 && WQ_TOKENS(c) <= WQ_WAITERS(c));
+	} while (!atomic_compare_exchange_weak_explicit(&wq->count, &c, (uint64_t)(WQ_WAITERS(c) - 1),
+	                                                memory_order_seq_cst, memory_order_seq_cst));
 }
 
 static inline bool wq_has_waiters(struct waitq *wq)
@@ -283,9 +281,9 @@ static int bounded_get(grace_queue *q, void **item, bool drain)
 		if (dif == 0) {
 			/* Relaxed for a get; seq_cst for a drain, whose claim must
 			 * fall inside its window (dwin) in the total order. */
-			if (atomic_compare_exchange_weak_explicit(&q->deq, &w, w + 1,
-			                                          drain ? memory_order_seq_cst : memory_order_relaxed,
-			                                          memory_order_relaxed)) {
+			if (atomic_compare_exchange_weak_explicit(
+				    &q->deq, &w, w + 1, drain ? memory_order_seq_cst : memory_order_relaxed,
+				    memory_order_relaxed)) {
 				*item = slot_take_item(s);
 				claim_hook(1);
 				/* Hand the slot to the put one lap later: release for
@@ -312,7 +310,7 @@ static int grow_locked(grace_queue *q)
 	size_t ncap = q->ucap != 0 ? q->ucap * 2 : 16;
 	if (ncap < q->ucap || ncap > SIZE_MAX / sizeof(void *))
 		return -ENOMEM;
-	void **nb = q_alloc(0, ncap * sizeof(void *));
+	void **nb = grace__malloc(ncap * sizeof(void *));
 	if (nb == NULL)
 		return -ENOMEM;
 	for (size_t i = 0; i < q->ucount; i++)
@@ -416,14 +414,17 @@ int grace_queue_new(grace_queue **out, size_t capacity)
 {
 	if (out == NULL)
 		return -EINVAL;
-	if (capacity > SIZE_MAX / sizeof(struct slot) || capacity > (UINT64_C(1) << 56))
+	/* The first bound matters where size_t is 32 bits, the second where it
+	 * is 64 (the counters' room): each is redundant on the other. */
+	if (capacity > SIZE_MAX / sizeof(struct slot) || // NOLINT(misc-redundant-expression)
+	    capacity > (UINT64_C(1) << 56))
 		return -ENOMEM;
-	grace_queue *q = q_alloc(_Alignof(grace_queue), sizeof *q);
+	grace_queue *q = grace__aligned_alloc(_Alignof(grace_queue), sizeof *q);
 	if (q == NULL)
 		return -ENOMEM;
 	memset(q, 0, sizeof *q);
 	if (capacity != 0) {
-		q->slots = q_alloc(64, capacity * sizeof(struct slot));
+		q->slots = grace__aligned_alloc(64, capacity * sizeof(struct slot));
 		if (q->slots == NULL) {
 			free(q);
 			return -ENOMEM;
@@ -451,7 +452,7 @@ int grace_queue_set_name(grace_queue *q, const char *name)
 	if (!live(q) || name == NULL)
 		return -EINVAL;
 	size_t len = strlen(name);
-	struct name_node *n = q_alloc(0, sizeof *n + len + 1);
+	struct name_node *n = grace__malloc(sizeof *n + len + 1);
 	if (n == NULL)
 		return -ENOMEM;
 	memcpy(n->s, name, len + 1);
@@ -674,6 +675,7 @@ static bool all_done(grace_queue *q)
 	uint64_t dn = atomic_load_explicit(&q->done, memory_order_seq_cst);
 	uint64_t dr = atomic_load_explicit(&q->drained, memory_order_seq_cst);
 	uint64_t e = POS(atomic_load_explicit(&q->enq, memory_order_seq_cst));
+	GRACE_ASSERT(dn + dr <= e);
 	return dn + dr == e;
 }
 

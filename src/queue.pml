@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * queue.pml - a Promela model of grace's bounded queue (src/queue.c),
  * checked with spin beside the wait protocol's model (src/wait.pml).

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * report.c - what a group shutdown found: for every thread its name and
  * result and how long it took to stop, or, for a straggler, what it is
@@ -17,8 +18,19 @@
  */
 #include "internal.h"
 
+#include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
+
+/* fprintf, answering whether it failed: the printers gather one flag. */
+__attribute__((format(printf, 2, 3))) static int out(FILE *f, const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	int n = vfprintf(f, fmt, ap);
+	va_end(ap);
+	return n < 0;
+}
 
 static char *dup_str(const char *s)
 {
@@ -128,11 +140,11 @@ static void format_duration(char *buf, size_t n, int64_t ns)
 	if (ns < 0)
 		ns = 0;
 	if (ns < 1000000)
-		snprintf(buf, n, "%.1f us", (double)ns / 1e3);
+		(void)snprintf(buf, n, "%.1f us", (double)ns / 1e3);
 	else if (ns < 1000000000)
-		snprintf(buf, n, "%.1f ms", (double)ns / 1e6);
+		(void)snprintf(buf, n, "%.1f ms", (double)ns / 1e6);
 	else
-		snprintf(buf, n, "%.2f s", (double)ns / 1e9);
+		(void)snprintf(buf, n, "%.2f s", (double)ns / 1e9);
 }
 
 void grace__threads_print(FILE *f)
@@ -152,38 +164,38 @@ void grace__threads_print(FILE *f)
 	}
 	if (width > 40)
 		width = 40;
-	fprintf(f, "grace: %zu thread%s still running\n", count, count == 1 ? "" : "s");
+	(void)out(f, "grace: %zu thread%s still running\n", count, count == 1 ? "" : "s");
 	char dur[32];
 	for (grace_thread *t = grace__threads_next(NULL); t != NULL; t = grace__threads_next(t)) {
 		const char *op, *name;
 		int64_t since;
 		grace__thread_blocked(t, &op, &name, &since);
-		fprintf(f, "  %-*s  ", (int)width, grace__thread_name(t));
+		(void)out(f, "  %-*s  ", (int)width, grace__thread_name(t));
 		if (op == NULL)
-			fputs("running its own code for ", f);
+			(void)fputs("running its own code for ", f);
 		else if (name != NULL)
-			fprintf(f, "blocked in %s on '%s' for ", op, name);
+			(void)out(f, "blocked in %s on '%s' for ", op, name);
 		else
-			fprintf(f, "blocked in %s for ", op);
+			(void)out(f, "blocked in %s for ", op);
 		format_duration(dur, sizeof dur, now - since);
-		fputs(dur, f);
-		fputc('\n', f);
+		(void)fputs(dur, f);
+		(void)fputc('\n', f);
 	}
 	grace__threads_unlock();
-	fflush(f);
+	(void)fflush(f);
 }
 
 static void format_reason(char *buf, size_t n, int reason)
 {
 	int sig = grace_reason_signal(reason);
 	if (sig != 0)
-		snprintf(buf, n, "signal %d", sig);
+		(void)snprintf(buf, n, "signal %d", sig);
 	else if (reason == GRACE_REASON_DEADLINE)
-		snprintf(buf, n, "deadline");
+		(void)snprintf(buf, n, "deadline");
 	else if (reason == GRACE_REASON_SIBLING_FAILED)
-		snprintf(buf, n, "sibling failed");
+		(void)snprintf(buf, n, "sibling failed");
 	else
-		snprintf(buf, n, "reason %d", reason);
+		(void)snprintf(buf, n, "reason %d", reason);
 }
 
 int grace_report_print(const grace_report *r, FILE *f)
@@ -200,29 +212,29 @@ int grace_report_print(const grace_report *r, FILE *f)
 	char reason[32], took[32], dur[32];
 	format_reason(reason, sizeof reason, r->reason);
 	format_duration(took, sizeof took, r->elapsed_ns);
-	int bad = fprintf(f, "group '%s' shutdown (%s) took %s: %zu of %zu thread%s stopped, %zu straggler%s\n",
-	                  r->group, reason, took, r->count - stragglers, r->count, r->count == 1 ? "" : "s",
-	                  stragglers, stragglers == 1 ? "" : "s") < 0;
+	int bad = out(f, "group '%s' shutdown (%s) took %s: %zu of %zu thread%s stopped, %zu straggler%s\n",
+	              r->group, reason, took, r->count - stragglers, r->count, r->count == 1 ? "" : "s",
+	              stragglers, stragglers == 1 ? "" : "s");
 	for (size_t i = 0; i < r->count; i++) {
 		const grace_report_entry *e = &r->entries[i];
 		if (e->exited) {
 			format_duration(dur, sizeof dur, e->stop_ns);
 			/* Positive results are the caller's own: no name for them. */
 			if (e->result <= 0)
-				bad |= fprintf(f, "  %-*s  stopped    in %9s  result %d (%s)\n", (int)width, e->name,
-				               dur, e->result, grace_strerror(e->result)) < 0;
+				bad |= out(f, "  %-*s  stopped    in %9s  result %d (%s)\n", (int)width,
+				           e->name, dur, e->result, grace_strerror(e->result));
 			else
-				bad |= fprintf(f, "  %-*s  stopped    in %9s  result %d\n", (int)width, e->name, dur,
-				               e->result) < 0;
+				bad |= out(f, "  %-*s  stopped    in %9s  result %d\n", (int)width, e->name,
+				           dur, e->result);
 		} else {
 			format_duration(dur, sizeof dur, e->blocked_ns);
-			bad |= fprintf(f, "  %-*s  STRAGGLER  for %9s  ", (int)width, e->name, dur) < 0;
+			bad |= out(f, "  %-*s  STRAGGLER  for %9s  ", (int)width, e->name, dur);
 			if (e->blocked_op == NULL)
 				bad |= fputs("running its own code\n", f) < 0;
 			else if (e->blocked_on != NULL)
-				bad |= fprintf(f, "blocked in %s on '%s'\n", e->blocked_op, e->blocked_on) < 0;
+				bad |= out(f, "blocked in %s on '%s'\n", e->blocked_op, e->blocked_on);
 			else
-				bad |= fprintf(f, "blocked in %s\n", e->blocked_op) < 0;
+				bad |= out(f, "blocked in %s\n", e->blocked_op);
 		}
 	}
 	bad |= fflush(f) != 0;
@@ -238,9 +250,9 @@ static int json_str(FILE *f, const char *s)
 	int bad = fputc('"', f) == EOF;
 	for (const unsigned char *p = (const unsigned char *)s; *p != '\0'; p++) {
 		if (*p == '"' || *p == '\\')
-			bad |= fprintf(f, "\\%c", *p) < 0;
+			bad |= out(f, "\\%c", *p);
 		else if (*p < 0x20)
-			bad |= fprintf(f, "\\u%04x", *p) < 0;
+			bad |= out(f, "\\u%04x", *p);
 		else
 			bad |= fputc(*p, f) == EOF;
 	}
@@ -257,22 +269,22 @@ int grace_report_json(const grace_report *r, FILE *f)
 		stragglers += !r->entries[i].exited;
 	int bad = fputs("{\"group\":", f) < 0;
 	bad |= json_str(f, r->group);
-	bad |= fprintf(f, ",\"reason\":%d,\"elapsed_ns\":%lld,\"stragglers\":%zu,\"threads\":[", r->reason,
-	               (long long)r->elapsed_ns, stragglers) < 0;
+	bad |= out(f, ",\"reason\":%d,\"elapsed_ns\":%lld,\"stragglers\":%zu,\"threads\":[", r->reason,
+	           (long long)r->elapsed_ns, stragglers);
 	for (size_t i = 0; i < r->count; i++) {
 		const grace_report_entry *e = &r->entries[i];
 		bad |= fputs(i > 0 ? ",{\"name\":" : "{\"name\":", f) < 0;
 		bad |= json_str(f, e->name);
 		if (e->exited) {
-			bad |= fprintf(f, ",\"exited\":true,\"result\":%d,\"result_name\":", e->result) < 0;
+			bad |= out(f, ",\"exited\":true,\"result\":%d,\"result_name\":", e->result);
 			bad |= json_str(f, e->result <= 0 ? grace_strerror(e->result) : NULL);
-			bad |= fprintf(f, ",\"stop_ns\":%lld}", (long long)e->stop_ns) < 0;
+			bad |= out(f, ",\"stop_ns\":%lld}", (long long)e->stop_ns);
 		} else {
 			bad |= fputs(",\"exited\":false,\"blocked_op\":", f) < 0;
 			bad |= json_str(f, e->blocked_op);
 			bad |= fputs(",\"blocked_on\":", f) < 0;
 			bad |= json_str(f, e->blocked_on);
-			bad |= fprintf(f, ",\"blocked_ns\":%lld}", (long long)e->blocked_ns) < 0;
+			bad |= out(f, ",\"blocked_ns\":%lld}", (long long)e->blocked_ns);
 		}
 	}
 	bad |= fputs("]}\n", f) < 0;

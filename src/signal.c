@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * signal.c - route signals (by default SIGINT and SIGTERM) to a stop: the
  * first requests it with the signal as its reason, any later one escalates.
@@ -51,11 +52,11 @@ struct route {
 	size_t count;
 	int signals[MAX_ROUTED];
 	struct sigaction old[MAX_ROUTED];
-	int rd, wr;           /* the self-pipe */
+	int rd, wr; /* the self-pipe */
 	pthread_t thread;
 	_Atomic bool quitting; /* unroute began: the thread ends (seq_cst; the wake byte follows it) */
-	bool detached;        /* unrouted from the thread itself: it frees the route */
-	bool seen_first;      /* the thread's own: a signal has requested the stop */
+	bool detached;         /* unrouted from the thread itself: it frees the route */
+	bool seen_first;       /* the thread's own: a signal has requested the stop */
 };
 
 static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
@@ -99,10 +100,10 @@ static const char *signal_name(int signo)
 
 static _Noreturn void default_escalation(int signo)
 {
-	fprintf(stderr, "grace: %s (%d) again while stopping\n", signal_name(signo), signo);
+	(void)fprintf(stderr, "grace: %s (%d) again while stopping\n", signal_name(signo), signo);
 	grace__threads_print(stderr);
-	fprintf(stderr, "grace: exiting with status %d\n", 128 + signo);
-	fflush(stderr);
+	(void)fprintf(stderr, "grace: exiting with status %d\n", 128 + signo);
+	(void)fflush(stderr);
 	_exit(128 + signo);
 }
 
@@ -219,10 +220,8 @@ static bool routable(int signo)
 	case SIGBUS:
 	case SIGFPE:
 	case SIGILL:
-	case SIGTRAP:
-		return false;
-	default:
-		return true;
+	case SIGTRAP: return false;
+	default: return true;
 	}
 }
 

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * sleep.c - grace_sleep: a wait on a word that nothing ever changes, so only
  * the stop or the deadline can end it.

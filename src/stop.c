@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * stop.c - the stop: a request flag with a reason, children, callbacks and a
  * wake descriptor; deadlines are in timer.c, and the flag word's wake
@@ -26,7 +27,7 @@
 #include <signal.h>
 #include <stdlib.h>
 
-/* grace_stop_cb.state */
+/* grace__stop_cb.state (internal.h); zeroed storage is CB_IDLE */
 #define CB_IDLE 0u
 #define CB_REGISTERED 0x52454749u /* unlikely in garbage: catches double registration */
 #define CB_RUNNING 0x52554e4eu
@@ -40,7 +41,7 @@ struct offwait {
 };
 
 struct running {
-	grace_stop_cb *cb;
+	struct grace__stop_cb *cb;
 	uintptr_t runner; /* grace__self_id() of the thread running fn */
 	bool selfoff;     /* fn removed its record: the runner must not touch it */
 	struct offwait *waiters;
@@ -49,10 +50,10 @@ struct running {
 
 /* A request's phase 2, in progress in this thread (see the top comment). */
 struct grace__req {
-	grace_stop *cur;       /* the stop whose callbacks run now, then through wnext */
-	struct running *run;   /* the callback running now, if any */
+	grace_stop *cur;     /* the stop whose callbacks run now, then through wnext */
+	struct running *run; /* the callback running now, if any */
 	struct grace__req *outer;
-	bool any_cbs;          /* phase 1 saw callbacks somewhere */
+	bool any_cbs; /* phase 1 saw callbacks somewhere */
 };
 
 static pthread_mutex_t rlock = PTHREAD_MUTEX_INITIALIZER;
@@ -98,12 +99,12 @@ static void atfork_register(void)
  * functions, kept out of line so that the valgrind suppressions
  * (tests/valgrind/grace.supp) can name exactly these accesses: Helgrind and
  * DRD do not model C11 atomics. */
-static __attribute__((noinline)) uint32_t cb_state_acquire(grace_stop_cb *cb)
+static __attribute__((noinline)) uint32_t cb_state_acquire(struct grace__stop_cb *cb)
 {
 	return atomic_load_explicit(&cb->state, memory_order_acquire);
 }
 
-static __attribute__((noinline)) void cb_state_release(grace_stop_cb *cb, uint32_t state)
+static __attribute__((noinline)) void cb_state_release(struct grace__stop_cb *cb, uint32_t state)
 {
 	atomic_store_explicit(&cb->state, state, memory_order_release);
 }
@@ -137,7 +138,8 @@ static void wait_bits(grace_stop *s, uint32_t bits)
 		if ((v & GRACE__STOP_AWAITED) == 0) {
 			/* An RMW, ordered with set_bits's: it sees AWAITED, or we
 			 * see its bits in the value our sleep compares. */
-			v = atomic_fetch_or_explicit(&s->flag.word, GRACE__STOP_AWAITED, memory_order_acq_rel) |
+			v = atomic_fetch_or_explicit(&s->flag.word, GRACE__STOP_AWAITED,
+			                             memory_order_acq_rel) |
 			    GRACE__STOP_AWAITED;
 			continue;
 		}
@@ -158,7 +160,7 @@ static bool claim(grace_stop *s, int reason, bool self)
 	if (!atomic_compare_exchange_strong_explicit(&s->reason, &expected, reason, memory_order_relaxed,
 	                                             memory_order_relaxed)) {
 		/* Lost: the winner sets the flag right after its CAS. */
-		while ((atomic_load_explicit(&s->flag.word, memory_order_acquire) & GRACE__STOP_REQUESTED) == 0)
+		while (!(atomic_load_explicit(&s->flag.word, memory_order_acquire) & GRACE__STOP_REQUESTED))
 			grace__os_pause();
 		return false;
 	}
@@ -186,7 +188,7 @@ bool grace__stop_help_locked(grace_stop *s)
 	 * descriptor), and nothing can be added before the flag is set:
 	 * grace_stop_on, grace_stop_new and grace_stop_fd take the lock we
 	 * hold. A loser leaves the bits to the winner. */
-	if (s->cbs != NULL || !grace__list_empty(&s->kids) || s->fds[0] >= 0)
+	if (!grace__list_empty(&s->cbs) || !grace__list_empty(&s->kids) || s->fds[0] >= 0)
 		return false;
 	if (claim(s, grace_stop_reason(s->parent), true))
 		set_bits(s, GRACE__STOP_FLAGGED | GRACE__STOP_DONE);
@@ -219,7 +221,7 @@ static void flag_tree(grace_stop *s, struct grace__req *r)
 			}
 		}
 		/* Exact: once the flag is set, grace_stop_on runs fn itself. */
-		x->wcbs = x->cbs != NULL;
+		x->wcbs = !grace__list_empty(&x->cbs);
 		any |= x->wcbs;
 		grace__mutex_unlock(&x->lock);
 	}
@@ -242,7 +244,7 @@ static void flag_tree(grace_stop *s, struct grace__req *r)
 	r->cur = rev;
 }
 
-static struct running *running_find_locked(grace_stop_cb *cb)
+static struct running *running_find_locked(struct grace__stop_cb *cb)
 {
 	struct grace__link *it;
 	grace__list_for_each(&running_tab, it) {
@@ -254,7 +256,7 @@ static struct running *running_find_locked(grace_stop_cb *cb)
 }
 
 /* Enter a callback in the table of running ones, state RUNNING. */
-static void run_begin(struct running *e, grace_stop_cb *cb)
+static void run_begin(struct running *e, struct grace__stop_cb *cb)
 {
 	e->cb = cb;
 	e->runner = grace__self_id();
@@ -291,11 +293,14 @@ static void run_callbacks(struct grace__req *r)
 		grace_stop *x = r->cur;
 		if (x->wcbs) {
 			grace__mutex_lock(&x->lock);
-			grace_stop_cb *cb;
-			while ((cb = x->cbs) != NULL) {
-				x->cbs = cb->next;
-				if (x->cbs != NULL)
-					x->cbs->prev = NULL;
+			struct grace__link *l;
+			while ((l = x->cbs.first) != NULL) {
+				struct grace__stop_cb *cb =
+					grace__container_of(l, struct grace__stop_cb, link);
+				/* On the list exactly while registered (both under x's lock). */
+				GRACE_ASSERT(atomic_load_explicit(&cb->state, memory_order_relaxed) ==
+				             CB_REGISTERED);
+				grace__list_remove(&x->cbs, l);
 				void (*fn)(void *) = cb->fn;
 				void *arg = cb->arg;
 				struct running e;
@@ -465,6 +470,8 @@ int grace__stop_pin(grace_stop *s, int delta)
 	if (!grace__stop_live(s))
 		return -EINVAL;
 	grace__mutex_lock(&s->lock);
+	/* Routes are counted in and out in pairs (signal.c). */
+	GRACE_ASSERT(delta > 0 || s->pins >= (unsigned)-delta);
 	s->pins += delta;
 	grace__mutex_unlock(&s->lock);
 	return 0;
@@ -480,7 +487,8 @@ int grace_stop_free(grace_stop *s)
 	uint32_t w = atomic_load_explicit(&s->flag.word, memory_order_acquire);
 	bool requested = (w & GRACE__STOP_REQUESTED) != 0;
 	/* Callbacks of a requested stop are its request's to run, not ours. */
-	bool busy = !grace__list_empty(&s->kids) || s->pins != 0 || (!requested && s->cbs != NULL);
+	bool busy =
+		!grace__list_empty(&s->kids) || s->pins != 0 || (!requested && !grace__list_empty(&s->cbs));
 	/* Freed from inside its own request (a callback): the request would
 	 * touch it afterwards. */
 	if (requested && (w & GRACE__STOP_DONE) == 0 &&
@@ -507,7 +515,7 @@ int grace_stop_free(grace_stop *s)
 
 /* Run fn for a record registered on a stop already requested, in the
  * caller, with the same guarantees as a request's run. */
-static void run_now(grace_stop_cb *cb, void (*fn)(void *), void *arg)
+static void run_now(struct grace__stop_cb *cb, void (*fn)(void *), void *arg)
 {
 	struct running e;
 	run_begin(&e, cb);
@@ -518,10 +526,11 @@ static void run_now(grace_stop_cb *cb, void (*fn)(void *), void *arg)
 	run_end(&e);
 }
 
-int grace_stop_on(grace_stop *s, grace_stop_cb *cb, void (*fn)(void *arg), void *arg)
+int grace_stop_on(grace_stop *s, grace_stop_cb *rec, void (*fn)(void *arg), void *arg)
 {
-	if (!grace__stop_live(s) || cb == NULL || fn == NULL)
+	if (!grace__stop_live(s) || rec == NULL || fn == NULL)
 		return -EINVAL;
+	struct grace__stop_cb *cb = grace__stop_cb_of(rec);
 	uint32_t st = atomic_load_explicit(&cb->state, memory_order_relaxed);
 	if (st == CB_REGISTERED)
 		return -EINVAL;
@@ -545,32 +554,24 @@ int grace_stop_on(grace_stop *s, grace_stop_cb *cb, void (*fn)(void *arg), void 
 		run_now(cb, fn, arg);
 		return 1;
 	}
-	cb->prev = NULL;
-	cb->next = s->cbs;
-	if (s->cbs != NULL)
-		s->cbs->prev = cb;
-	s->cbs = cb;
+	grace__list_insert_head(&s->cbs, &cb->link);
 	cb_state_release(cb, CB_REGISTERED);
 	grace__mutex_unlock(&s->lock);
 	return 0;
 }
 
-static int cb_off(grace_stop_cb *cb, bool wait)
+static int cb_off(grace_stop_cb *rec, bool wait)
 {
-	if (cb == NULL)
+	if (rec == NULL)
 		return -EINVAL;
+	struct grace__stop_cb *cb = grace__stop_cb_of(rec);
 	uint32_t st = cb_state_acquire(cb);
 	if (st == CB_REGISTERED) {
 		/* Registered: its stop is alive (free refuses it). */
 		grace_stop *s = cb->stop;
 		grace__mutex_lock(&s->lock);
 		if (atomic_load_explicit(&cb->state, memory_order_relaxed) == CB_REGISTERED) {
-			if (cb->prev != NULL)
-				cb->prev->next = cb->next;
-			else
-				s->cbs = cb->next;
-			if (cb->next != NULL)
-				cb->next->prev = cb->prev;
+			grace__list_remove(&s->cbs, &cb->link);
 			cb_state_release(cb, CB_IDLE);
 			grace__mutex_unlock(&s->lock);
 			return 1;

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * thread.c - grace threads: a named pthread with its own stop, cleanup
  * handlers, a blocked-on record, and a join that takes a deadline.
@@ -40,15 +41,13 @@
 #include <string.h>
 #include <unistd.h>
 
-/* The default stack. On the 2-core test machine, waking, exiting and joining
- * 64 threads took about twice as long with glibc's default 8 MiB stacks as
- * with 256 KiB ones (bench/thread_bench.c: futex_floor_8MiB against
- * futex_floor, 1.6-1.7 ms against 0.8-0.9 ms; grace threads alone,
- * exit_join64_stack, 1.3-2.0 ms against 0.9-1.4 ms), because glibc keeps at
- * most 40 MiB of stacks cached for reuse and unmaps the rest at each exit.
- * 256 KiB is plenty for workers that block in grace calls; pass
- * grace_thread_opts.stack_size for deep recursion or big stack buffers. */
-#define DEFAULT_STACK (256u * 1024u)
+/* The default stack. Many threads with glibc's default 8 MiB stacks are
+ * slower to end than with small ones, because glibc keeps only a few stacks
+ * cached for reuse and unmaps the rest at each exit (docs/internals.md,
+ * "Costs", has the measurements). 256 KiB is plenty for workers that block
+ * in grace calls; pass grace_thread_opts.stack_size for deep recursion or
+ * big stack buffers. */
+#define DEFAULT_STACK ((size_t)256 * 1024)
 
 /* How many freed thread states keep their memory (see the top comment). */
 #define QUARANTINE 64
@@ -142,6 +141,8 @@ static __attribute__((noinline)) void lock_destroy(grace_thread *t)
 /* Free a thread's state; its shell goes to the quarantine. */
 static void destroy(grace_thread *t)
 {
+	/* Only once the thread has let go of its state for good. */
+	GRACE_ASSERT(atomic_load_explicit(&t->state, memory_order_relaxed) & GRACE__T_RELEASED);
 	/* -EBUSY only if the caller left callbacks or children on the thread's
 	 * stop; the stop is then left alive (documented in grace.h). */
 	(void)grace_stop_free(t->stop);
@@ -224,8 +225,9 @@ static void finish(grace_thread *t, int result)
 	 * RMW on the word a joiner sets WAITING in: either we see WAITING and
 	 * wake, or its sleep sees EXITED and does not begin. */
 	uint32_t old = atomic_fetch_or_explicit(&t->state, GRACE__T_EXITED, memory_order_seq_cst);
+	GRACE_ASSERT((old & (GRACE__T_EXITED | GRACE__T_RELEASED)) == 0); /* the way out runs once */
 	if (old & GRACE__T_WAITING)
-		grace__wake(&t->state, INT32_MAX);
+		grace__os_wake(&t->state, INT32_MAX);
 
 	/* The link is cleared once used: a later abandon then knows that the
 	 * group has counted this exit. */
@@ -277,7 +279,7 @@ static void *thread_main(void *arg)
 	return NULL;
 }
 
-static int check_opts(const grace_thread_opts *opts, size_t *stack)
+int grace__thread_opts_check(const grace_thread_opts *opts, size_t *stack)
 {
 	*stack = DEFAULT_STACK;
 	if (opts == NULL)
@@ -299,7 +301,7 @@ int grace__thread_start(grace_thread **out, const char *name, grace_thread_fn fn
 {
 	size_t stack;
 	if (out == NULL || fn == NULL || (parent != NULL && !grace__stop_live(parent)) ||
-	    check_opts(opts, &stack) < 0)
+	    grace__thread_opts_check(opts, &stack) < 0)
 		return -EINVAL;
 	if (name == NULL)
 		name = "thread";
@@ -372,9 +374,9 @@ int grace_thread_start_opts(grace_thread **out, const char *name, grace_thread_f
 /* Whether the handle may be used by its owner: live, not given up. */
 static bool handle_usable(const grace_thread *t)
 {
-	return handle_live(t) && (atomic_load_explicit(&((grace_thread *)(uintptr_t)t)->state,
-	                                               memory_order_relaxed) &
-	                          GRACE__T_ABANDONED) == 0;
+	return handle_live(t) &&
+	       (atomic_load_explicit(&((grace_thread *)(uintptr_t)t)->state, memory_order_relaxed) &
+	        GRACE__T_ABANDONED) == 0;
 }
 
 int grace_thread_stop(grace_thread *t, int reason)
@@ -502,6 +504,7 @@ void grace__thread_release(grace_thread *t)
 	}
 	/* Under the lock, as the thread's RELEASED (see finish). */
 	uint32_t old = atomic_fetch_or_explicit(&t->state, GRACE__T_ABANDONED, memory_order_acq_rel);
+	GRACE_ASSERT((old & GRACE__T_ABANDONED) == 0); /* the handle's owner gives it up once */
 	grace__mutex_unlock(&t->lock);
 	if (old & GRACE__T_RELEASED)
 		destroy(t);

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * time.c - grace's one time type: absolute CLOCK_MONOTONIC nanoseconds.
  * Deadlines are computed once, by the caller, and converted to whatever a

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * timer.c - deadlines: grace_stop_set_deadline, served by one process-wide
  * timer thread.
@@ -31,7 +32,7 @@ static pthread_mutex_t tlock = PTHREAD_MUTEX_INITIALIZER;
 static pthread_cond_t tcond;
 static bool tstarted;
 static struct grace__list tlist; /* through tlink, sorted by deadline, earliest first */
-static grace_stop *tfiring; /* the stop whose first half the timer is doing */
+static grace_stop *tfiring;      /* the stop whose first half the timer is doing */
 static pthread_once_t once = PTHREAD_ONCE_INIT;
 
 int grace__start_background(void *(*fn)(void *), void *arg, pthread_t *joinable)
@@ -96,8 +97,8 @@ static void *timer_main(void *arg)
 			 * loop waits again until the real one. */
 			int64_t sec = s->deadline / 1000000000;
 			struct timespec ts = {.tv_sec = sizeof(time_t) < sizeof(int64_t) && sec > INT32_MAX
-			                                    ? (time_t)INT32_MAX
-			                                    : (time_t)sec,
+			                                        ? (time_t)INT32_MAX
+			                                        : (time_t)sec,
 			                      .tv_nsec = s->deadline % 1000000000};
 			pthread_cond_timedwait(&tcond, &tlock, &ts);
 			continue;

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * version.c - grace_version: the version of the library a program runs
  * with, which a program linked against a shared library may compare with

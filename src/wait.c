@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * wait.c - the wait core, and the one home of the stop word's wake protocol.
  *
@@ -128,9 +129,9 @@ static uint32_t announce(grace_stop *s)
 		if ((old & GRACE__STOP_SLEEPERS) == 0)
 			grace__stop_set_sleeper(s);
 	}
-	if ((sv & GRACE__STOP_OTHERS) == 0 &&
-	    grace__stop_sleeper(s) != grace__self_id())
-		sv = atomic_fetch_or_explicit(sw, GRACE__STOP_OTHERS, memory_order_seq_cst) | GRACE__STOP_OTHERS;
+	if ((sv & GRACE__STOP_OTHERS) == 0 && grace__stop_sleeper(s) != grace__self_id())
+		sv = atomic_fetch_or_explicit(sw, GRACE__STOP_OTHERS, memory_order_seq_cst) |
+		     GRACE__STOP_OTHERS;
 	return sv & GRACE__STOP_REQUESTED ? 0 : sv;
 }
 
@@ -217,8 +218,8 @@ bool grace__spin(_Atomic uint32_t *w, uint32_t val, grace_stop *stop)
 	return false;
 }
 
-static int wait_core(_Atomic uint32_t *w, uint32_t val, grace_stop *stop, int64_t d,
-                     struct grace__site *site, int spins)
+static int wait_core(_Atomic uint32_t *w, uint32_t val, grace_stop *stop, int64_t d, struct grace__site *site,
+                     int spins)
 {
 	if (d != INT64_MAX && grace__os_now() >= d)
 		return atomic_load_explicit(w, memory_order_acquire) != val ? 0 : -ETIMEDOUT;

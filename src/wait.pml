@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * wait.pml - a Promela model of grace's wait protocol, checked with spin.
  *
@@ -562,7 +563,7 @@ active proctype setter()
 			:: else -> skip
 			fi
 		};
-		/* if (load(&ev->waiters, seq_cst) != 0) grace__wake(&ev->word) */
+		/* if (load(&ev->waiters, seq_cst) != 0) grace__os_wake(&ev->word) */
 #ifndef BUG_WAITERS_READ_BEFORE_SET
 		nw = ewaiters;
 #endif

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * word.c - waiter lists, and on them stoppable waits on a caller's 32-bit
  * word, as C++20's atomic::wait and notify with a stop, a deadline and an
@@ -54,7 +55,7 @@
 
 struct bucket {
 	pthread_mutex_t lock;
-	_Atomic uint32_t count; /* records linked in `records`, any key */
+	_Atomic uint32_t count;     /* records linked in `records`, any key */
 	struct grace__list records; /* oldest first, under `lock` */
 	char pad[64 - (sizeof(pthread_mutex_t) + sizeof(uint32_t) + sizeof(struct grace__list)) % 64];
 };
@@ -168,7 +169,7 @@ int grace__wlist_take(const void *key, int n, _Atomic uint32_t *count)
 		grace__mutex_unlock(&b->lock);
 		/* Wake the addresses (see the top: harmless if gone). */
 		for (int i = 0; i < woken; i++)
-			grace__wake(batch[i], 1);
+			grace__os_wake(batch[i], 1);
 		taken += k;
 		if (woken < BATCH)
 			break; /* the scan ended, not the batch */

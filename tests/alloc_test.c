@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * alloc_test.c - fail every allocation in turn: each call answers -ENOMEM
  * with nothing changed, or succeeds, and never leaks or crashes (ASan's

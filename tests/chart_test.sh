@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: MIT
 # bench/chart.py draws one bar per peer of each charted scenario from a
 # results file, grace included, and refuses a file with nothing to draw.
 # Arguments: the build directory and the source directory.

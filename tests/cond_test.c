@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * cond_test.c - grace_cond: every sentence of the contract, every error
  * path, and the races: a stop that wakes a waiter while the requester holds

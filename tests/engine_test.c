@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * engine_test.c - shutdown races replayed exactly, on a fake sleep engine.
  *

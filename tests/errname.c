@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * errname.c - a helper of tests/man_test.sh: tells which error codes
  * grace_strerror() gives grace's own wording (the codes grace answers by

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * event_test.c - grace_event: every sentence of the contract, misuse, and
  * the races: many waiters, set racing clear, stop while waiting.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * fake_engine.h - a fake sleep engine and clock for tests (see
  * grace__engine_install in src/internal.h). Include after test.h and

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * group_test.c - groups: errgroup waits, shutdown by one deadline with a
  * report, stragglers abandoned and freed, misuse.
@@ -672,17 +673,180 @@ TEST(misuse)
 		} else {
 			saw_spawner = true;
 			ASSERT_STR_EQ(e->name, "spawner");
-			ASSERT_RC(e->result, -EINVAL); /* spawn while shutting down */
+			ASSERT_RC(e->result, -ESHUTDOWN); /* spawn while shutting down */
 		}
 	}
 	ASSERT_TRUE(saw_thread && saw_spawner);
 	grace_report_free(rep);
-	ASSERT_RC(grace_group_spawn(g, "after", return_arg, NULL), -EINVAL);
+	ASSERT_RC(grace_group_spawn(g, "after", return_arg, NULL), -ESHUTDOWN);
+	ASSERT_RC(grace_group_spawn(g, "after", NULL, NULL), -EINVAL); /* arguments first */
 	ASSERT_RC(grace_group_shutdown(g, 1, GRACE_FOREVER, NULL), -EINVAL); /* twice */
-	/* The spawner's -EINVAL was the group's first non-zero result. */
+	/* The spawner's -ESHUTDOWN was the group's first non-zero result. */
 	ASSERT_RC(grace_group_wait(g, GRACE_FOREVER, &o), 0);
-	ASSERT_OUTCOME(o, -EINVAL, "spawner", 0);
+	ASSERT_OUTCOME(o, -ESHUTDOWN, "spawner", 0);
 	ASSERT_RC(grace_group_free(g), 0);
+}
+
+/* Spawns racing a shutdown: each answers 0 or -ESHUTDOWN, never anything
+ * else; once one answers -ESHUTDOWN every later one does; and every spawn
+ * that answered 0 is a thread the shutdown joined and reported. */
+struct spawn_race {
+	grace_group *g;
+	atomic_int spawned; /* spawns that answered 0, all spawners */
+	atomic_int ran;     /* members that saw their stop */
+	atomic_int bad;     /* an answer other than 0 or -ESHUTDOWN, or 0 after -ESHUTDOWN */
+};
+
+static int member_until_stopped(grace_stop *stop, void *arg)
+{
+	struct spawn_race *r = arg;
+	grace_sleep(stop, GRACE_FOREVER);
+	atomic_fetch_add(&r->ran, 1);
+	return 0;
+}
+
+static void *spawn_until_shut(void *arg)
+{
+	struct spawn_race *r = arg;
+	for (int i = 0; i < 100000; i++) {
+		int rc = grace_group_spawn(r->g, "racer", member_until_stopped, r);
+		if (rc == 0) {
+			atomic_fetch_add(&r->spawned, 1);
+			continue;
+		}
+		if (rc != -ESHUTDOWN) {
+			atomic_store(&r->bad, rc);
+			return NULL;
+		}
+		/* Shut for good: every later spawn fails the same way. */
+		for (int j = 0; j < 3; j++) {
+			rc = grace_group_spawn(r->g, "racer", member_until_stopped, r);
+			if (rc != -ESHUTDOWN)
+				atomic_store(&r->bad, rc == 0 ? 1 : rc);
+		}
+		return NULL;
+	}
+	atomic_store(&r->bad, 2); /* never saw the shutdown */
+	return NULL;
+}
+
+TEST(spawn_racing_shutdown_answers_eshutdown)
+{
+	long base = atomic_load(&grace__thread_states);
+	for (int round = 0; round < 20; round++) {
+		struct spawn_race r = {0};
+		ASSERT_RC(grace_group_new(&r.g, "race", NULL), 0);
+		pthread_t sp[2];
+		for (int i = 0; i < 2; i++)
+			ASSERT_EQ(pthread_create(&sp[i], NULL, spawn_until_shut, &r), 0);
+		/* Shut down while both spawners are busy spawning. */
+		WAIT_UNTIL(atomic_load(&r.spawned) >= 4 || atomic_load(&r.bad) != 0);
+		grace_report *rep;
+		ASSERT_RC(grace_group_shutdown(r.g, 1, grace_after_ms(20000), &rep), 0);
+		join_threads(sp, 2);
+		ASSERT_EQ(atomic_load(&r.bad), 0);
+		/* Every thread the spawns started was held by the shutdown:
+		 * joined, reported, and stopped by it. */
+		ASSERT_EQ(grace_report_count(rep), atomic_load(&r.spawned));
+		ASSERT_EQ(atomic_load(&r.ran), atomic_load(&r.spawned));
+		grace_report_free(rep);
+		ASSERT_RC(grace_group_spawn(r.g, "late", member_until_stopped, &r), -ESHUTDOWN);
+		ASSERT_RC(grace_group_free(r.g), 0);
+	}
+	wait_states(base);
+}
+
+/* ---- options ---- */
+
+/* The stack the member runs on, by pthread_getattr_np where the C library
+ * has it; elsewhere only that it ran (0). */
+static int member_stack(grace_stop *stop, void *arg)
+{
+	(void)stop;
+	size_t *size = arg;
+	*size = 0;
+#ifdef __GLIBC__
+	pthread_attr_t a;
+	if (pthread_getattr_np(pthread_self(), &a) != 0)
+		return -1;
+	pthread_attr_getstacksize(&a, size);
+	pthread_attr_destroy(&a);
+#else
+	*size = 1;
+#endif
+	return 0;
+}
+
+/* glibc may hand a new thread a cached stack up to four times the size
+ * asked for (its guard page included), and reports the stack it got:
+ * hence a range, which still tells 256 KiB from the C library's 8 MiB. */
+static void assert_stack_between(size_t size, size_t lo, size_t hi)
+{
+#ifdef __GLIBC__
+	ASSERT_GE(size, lo);
+	ASSERT_LE(size, hi);
+#else
+	(void)lo;
+	(void)hi;
+	ASSERT_EQ(size, 1);
+#endif
+}
+
+TEST(spawn_opts_sets_the_member_stack)
+{
+	grace_group *g;
+	ASSERT_RC(grace_group_new(&g, "opts", NULL), 0);
+	size_t dflt = 0, big = 0, null_opts = 0, zero = 0;
+	grace_thread_opts o = {0};
+	o.stack_size = 3 * 1024 * 1024 + 1; /* rounded up to the page */
+	ASSERT_RC(grace_group_spawn_opts(g, "big", member_stack, &big, &o), 0);
+	ASSERT_RC(grace_group_spawn(g, "default", member_stack, &dflt), 0);
+	ASSERT_RC(grace_group_spawn_opts(g, "null-opts", member_stack, &null_opts, NULL), 0);
+	o.stack_size = 0; /* zeroed options: the defaults */
+	ASSERT_RC(grace_group_spawn_opts(g, "zero", member_stack, &zero, &o), 0);
+	grace_group_outcome out;
+	ASSERT_RC(grace_group_wait(g, GRACE_FOREVER, &out), 0);
+	ASSERT_OUTCOME(out, 0, NULL, 0);
+	assert_stack_between(big, 3 * 1024 * 1024 + 1, 4 * (3 * 1024 * 1024 + 65536));
+	/* The library's default, 256 KiB, for the three others (not the C
+	 * library's 8 MiB). */
+	assert_stack_between(dflt, 256 * 1024, 4 * (256 * 1024 + 65536));
+	assert_stack_between(null_opts, 256 * 1024, 4 * (256 * 1024 + 65536));
+	assert_stack_between(zero, 256 * 1024, 4 * (256 * 1024 + 65536));
+	ASSERT_RC(grace_group_free(g), 0);
+}
+
+TEST(spawn_opts_misuse)
+{
+	long base = atomic_load(&grace__thread_states);
+	grace_group *g;
+	ASSERT_RC(grace_group_new(&g, "opts", NULL), 0);
+	size_t size = 0;
+	grace_thread_opts o = {0};
+	ASSERT_RC(grace_group_spawn_opts(NULL, "x", member_stack, &size, &o), -EINVAL);
+	ASSERT_RC(grace_group_spawn_opts(g, "x", NULL, &size, &o), -EINVAL);
+	o.reserved[6] = 1;
+	ASSERT_RC(grace_group_spawn_opts(g, "x", member_stack, &size, &o), -EINVAL);
+	o.reserved[6] = 0;
+	o.stack_size = 1; /* below PTHREAD_STACK_MIN */
+	ASSERT_RC(grace_group_spawn_opts(g, "x", member_stack, &size, &o), -EINVAL);
+	o.stack_size = SIZE_MAX;
+	ASSERT_RC(grace_group_spawn_opts(g, "x", member_stack, &size, &o), -EINVAL);
+	/* Nothing was started: the group has no member to wait for. */
+	ASSERT_EQ(atomic_load(&grace__thread_states), base);
+	grace_group_outcome out;
+	ASSERT_RC(grace_group_wait(g, grace_now(), &out), 0);
+	ASSERT_OUTCOME(out, 0, NULL, 0);
+	ASSERT_RC(grace_group_shutdown(g, 1, GRACE_FOREVER, NULL), 0);
+	/* After the shutdown: good options answer -ESHUTDOWN, bad ones still
+	 * -EINVAL (arguments first). */
+	o.stack_size = 0;
+	ASSERT_RC(grace_group_spawn_opts(g, "x", member_stack, &size, &o), -ESHUTDOWN);
+	ASSERT_RC(grace_group_spawn_opts(g, "x", member_stack, &size, NULL), -ESHUTDOWN);
+	o.reserved[0] = 1;
+	ASSERT_RC(grace_group_spawn_opts(g, "x", member_stack, &size, &o), -EINVAL);
+	ASSERT_RC(grace_group_free(g), 0);
+	ASSERT_EQ(size, 0); /* no member ever ran */
 }
 
 TEST(parent_stop_and_free_busy)
@@ -757,4 +921,5 @@ TEST_LIST(T(wait_all_zero), T(errgroup_first_failure_stops_siblings), T(failure_
           T(thread_etimedout_is_not_the_deadline), T(failed_name_lives_with_the_group), T(failure_callback_calls_back_into_group),
           T(thread_exit_in_a_failure_callback), T(failure_callback_does_not_hold_up_shutdown),
           T(free_waits_for_a_given_up_failing_member), T(shutdown_64_blocked_in_events), T(shutdown_with_stragglers), T(misuse),
+          T(spawn_racing_shutdown_answers_eshutdown), T(spawn_opts_sets_the_member_stack), T(spawn_opts_misuse),
           T(parent_stop_and_free_busy), T(stress_wait_and_shutdown_together))

@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: MIT
 # examples/httpd shuts down under load without dropping a request:
 #  1. its own demo (6 keep-alive clients, SIGTERM under load) exits 0 and
 #     reports 0 dropped, 0 cut short, 0 reset among the connections it

@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: MIT
 # examples/httpd under wrk, stopped by SIGTERM under load:
 #  - httpd exits 0 within its grace period (3 s) plus a margin, prints its
 #    report, drops no request and completes every request in flight at the

@@ -1,9 +1,15 @@
 #!/bin/sh
+# SPDX-License-Identifier: MIT
 # Install grace into a temporary prefix and build a program against it the
-# two ways a user would: with pkg-config and with find_package(grace) (both
-# the static grace::grace and the shared grace::grace_shared). Then check
-# that `make install` honours PREFIX and DESTDIR. Arguments: the build
-# directory (its compiler is reused) and the source directory.
+# two ways a user would: with pkg-config, as README.md tells a user of a
+# custom prefix (a run path, no LD_LIBRARY_PATH), and with
+# find_package(grace) (both the static grace::grace and the shared
+# grace::grace_shared). The licence is installed and named by grace.pc and
+# the CMake package. Then check that `make install` honours PREFIX and
+# DESTDIR, and runs ldconfig only where the Makefile says it does (a fake
+# ldconfig and a fake id stand in for the real ones, so this machine's
+# loader cache is never touched). Arguments: the build directory (its
+# compiler is reused) and the source directory.
 set -eu
 build=$(cd "$1" && pwd)
 src=$(cd "$2" && pwd)
@@ -26,7 +32,7 @@ export PKG_CONFIG_PATH="$(dirname "$pc")"
 libdir=$(pkg-config --variable=libdir grace)
 for f in "$tmp/prefix/include/grace.h" "$libdir/libgrace.a" "$libdir/libgrace.so" \
 	"$tmp/prefix/share/man/man7/grace.7" "$libdir/cmake/grace/graceConfig.cmake" \
-	"$libdir/cmake/grace/graceConfigVersion.cmake"; do
+	"$libdir/cmake/grace/graceConfigVersion.cmake" "$tmp/prefix/share/doc/grace/LICENSE"; do
 	[ -e "$f" ] || fail "not installed: $f"
 done
 soname=$(readelf -d "$libdir/libgrace.so" | sed -n 's/.*SONAME.*\[\(.*\)\]/\1/p')
@@ -41,6 +47,20 @@ want=libgrace.so.$major
 [ "$(pkg-config --modversion grace)" = "$version" ] || fail "grace.pc version is not $version"
 n3=$(ls "$tmp/prefix/share/man/man3" | wc -l)
 [ "$n3" -eq "$(ls "$src"/docs/man/*.3 | wc -l)" ] || fail "$n3 pages in man3"
+
+step "the licence: share/doc/grace/LICENSE and grace.pc's License field"
+cmp -s "$src/LICENSE" "$tmp/prefix/share/doc/grace/LICENSE" || fail "the installed LICENSE differs from the source's"
+head -n 1 "$src/LICENSE" | grep -q "^MIT License" || fail "LICENSE is no longer the MIT licence: update GRACE_LICENSE"
+grep -qx "License: MIT" "$pc" || fail "grace.pc has no 'License: MIT'"
+# pkgconf reads the field (1.9 and later) and pkg-config 0.29 ignores it;
+# neither may refuse the file or say anything about it.
+for tool in pkg-config pkgconf; do
+	command -v $tool >/dev/null 2>&1 || continue
+	$tool --validate grace || fail "$tool --validate grace"
+	$tool --cflags --libs grace >"$tmp/flags" 2>"$tmp/err" || { cat "$tmp/err"; fail "$tool --cflags --libs grace"; }
+	[ ! -s "$tmp/err" ] || { cat "$tmp/err"; fail "$tool complained about grace.pc"; }
+	grep -q -- "-lgrace" "$tmp/flags" || fail "$tool --libs grace: $(cat "$tmp/flags")"
+done
 
 # The program: a thread blocked on an event is woken by a stop request.
 cat >"$tmp/app.c" <<'C'
@@ -74,12 +94,21 @@ int main(void)
 }
 C
 
-step "pkg-config --cflags --libs grace ($cc)"
+step "pkg-config, with the run path README.md gives for a custom prefix ($cc)"
+# The command as README.md has it (cc being this build's compiler), and the
+# program run with no LD_LIBRARY_PATH: the loader must find the installed
+# library through the run path alone.
+readme='cc -std=c11 app.c $(pkg-config --cflags --libs grace) -Wl,-rpath,$(pkg-config --variable=libdir grace)'
+grep -qF -- "$readme" "$src/README.md" || fail "README.md no longer gives: $readme"
 # shellcheck disable=SC2046
-"$cc" -std=c11 -Wall -Werror $(pkg-config --cflags grace) -o "$tmp/app_pc" "$tmp/app.c" \
-	$(pkg-config --libs grace) -pthread || fail "build with pkg-config"
+(cd "$tmp" && "$cc" -std=c11 app.c $(pkg-config --cflags --libs grace) -Wl,-rpath,$(pkg-config --variable=libdir grace) \
+	-o app_pc) || fail "build with pkg-config"
 readelf -d "$tmp/app_pc" | grep -q "NEEDED.*\[$soname\]" || fail "app_pc does not need $soname"
-LD_LIBRARY_PATH="$libdir" "$tmp/app_pc" || fail "app_pc failed"
+env -u LD_LIBRARY_PATH "$tmp/app_pc" || fail "app_pc failed"
+loaded=$(env -u LD_LIBRARY_PATH ldd "$tmp/app_pc" | sed -n "s/^[[:space:]]*$soname => \([^ ]*\) .*/\1/p")
+[ -n "$loaded" ] || { ldd "$tmp/app_pc"; fail "ldd does not resolve $soname"; }
+[ "$(cd "$(dirname "$loaded")" && pwd -P)/$(basename "$loaded")" = "$(cd "$libdir" && pwd -P)/$soname" ] ||
+	fail "app_pc loads $loaded, not $libdir/$soname"
 
 step "find_package(grace)"
 mkdir -p "$tmp/consumer"
@@ -93,6 +122,9 @@ target_link_libraries(app_static PRIVATE grace::grace)
 add_executable(app_shared app.c)
 target_link_libraries(app_shared PRIVATE grace::grace_shared)
 set_target_properties(app_static app_shared PROPERTIES C_STANDARD 11)
+if(NOT grace_LICENSE STREQUAL "MIT" OR NOT EXISTS "${grace_LICENSE_FILE}")
+  message(FATAL_ERROR "grace_LICENSE '${grace_LICENSE}', grace_LICENSE_FILE '${grace_LICENSE_FILE}'")
+endif()
 CM
 # The version the header says; while the major version is 0, another minor
 # version must be refused (the ABI may differ).
@@ -115,13 +147,62 @@ if readelf -d "$tmp/consumer/build/app_static" | grep -q "NEEDED.*libgrace"; the
 fi
 readelf -d "$tmp/consumer/build/app_shared" | grep -q "NEEDED.*\[$soname\]" || fail "app_shared does not need $soname"
 "$tmp/consumer/build/app_static" || fail "app_static failed"
-"$tmp/consumer/build/app_shared" || fail "app_shared failed"
+env -u LD_LIBRARY_PATH "$tmp/consumer/build/app_shared" || fail "app_shared failed"
 
-step "make install PREFIX=/opt/grace DESTDIR=$tmp/stage"
+# The fakes: ldconfig records each call that would write the cache; asked
+# which directories it reads (-v -N -X, read-only), it names those of
+# FAKE_LDCONFIG_DIRS, or passes the question on to the real ldconfig when
+# that is unset. id -u answers FAKE_UID.
+mkdir -p "$tmp/fake"
+real_ldconfig=$(command -v ldconfig || { [ -x /sbin/ldconfig ] && echo /sbin/ldconfig; } || true)
+real_id=$(command -v id)
+cat >"$tmp/fake/ldconfig" <<EOF
+#!/bin/sh
+case " \$* " in
+*" -N "*)
+	if [ -n "\${FAKE_LDCONFIG_DIRS+set}" ]; then
+		for d in \$FAKE_LDCONFIG_DIRS; do echo "\$d: (from the test)"; done
+	elif [ -n "$real_ldconfig" ]; then
+		exec "$real_ldconfig" "\$@"
+	fi
+	exit 0 ;;
+esac
+echo "ldconfig \$*" >>"$tmp/ldconfig.calls"
+EOF
+cat >"$tmp/fake/id" <<EOF
+#!/bin/sh
+if [ "\$*" = "-u" ] && [ -n "\${FAKE_UID:-}" ]; then
+	echo "\$FAKE_UID"
+	exit 0
+fi
+exec "$real_id" "\$@"
+EOF
+chmod +x "$tmp/fake/ldconfig" "$tmp/fake/id"
+# make_install NAME UID ARGS...: `make install ARGS` with the fakes, as the
+# user UID; its output goes to $tmp/NAME.log, and whether it ran ldconfig
+# to $tmp/NAME.ran.
+make_install() {
+	name=$1
+	uid=$2
+	shift 2
+	rm -f "$tmp/ldconfig.calls"
+	PATH="$tmp/fake:$PATH" FAKE_UID=$uid make -s -C "$src" install BUILD="$tmp/build" JOBS=2 \
+		LDCONFIG="$tmp/fake/ldconfig" "$@" >"$tmp/$name.log" 2>&1 ||
+		{ cat "$tmp/$name.log"; fail "make install $*"; }
+	if [ -e "$tmp/ldconfig.calls" ]; then echo yes; else echo no; fi >"$tmp/$name.ran"
+}
+ran() { cat "$tmp/$1.ran"; }
+# The library directory is lib, lib64 or lib/MULTIARCH, as GNUInstallDirs
+# decides; the fake names all three as the loader's.
+multiarch=$("$cc" -print-multiarch 2>/dev/null || true)
+libdirs() { echo "$1/lib $1/lib64${multiarch:+ $1/lib/$multiarch}"; }
+
+step "make install PREFIX=/opt/grace DESTDIR=$tmp/stage: staged, no ldconfig"
 had_opt=no
 [ ! -e /opt/grace ] || had_opt=yes
-make -s -C "$src" install BUILD="$tmp/build" JOBS=2 PREFIX=/opt/grace DESTDIR="$tmp/stage" \
-	>"$tmp/log" 2>&1 || { cat "$tmp/log"; fail "make install"; }
+# The fake says the loader searches /opt/grace/lib: DESTDIR alone must keep
+# ldconfig from running.
+FAKE_LDCONFIG_DIRS=$(libdirs /opt/grace) make_install staged 0 PREFIX=/opt/grace DESTDIR="$tmp/stage"
 stage="$tmp/stage/opt/grace"
 [ -e "$stage/include/grace.h" ] || fail "make install: no $stage/include/grace.h"
 spc=$(find "$stage" -name grace.pc)
@@ -129,4 +210,33 @@ spc=$(find "$stage" -name grace.pc)
 grep -qx "prefix=/opt/grace" "$spc" || fail "make install: grace.pc does not name the prefix /opt/grace"
 ls "$(dirname "$(dirname "$spc")")/$soname" >/dev/null || fail "make install: no $soname"
 [ $had_opt = yes ] || [ ! -e /opt/grace ] || fail "make install wrote /opt/grace outside DESTDIR"
+[ "$(ran staged)" = no ] || fail "make install with DESTDIR ran ldconfig: $(cat "$tmp/ldconfig.calls")"
+
+step "make install to a directory the loader searches: ldconfig as root, the command to run otherwise"
+sys="$tmp/sys"
+FAKE_LDCONFIG_DIRS=$(libdirs "$sys") make_install sysroot 0 PREFIX="$sys"
+[ "$(ran sysroot)" = yes ] || { cat "$tmp/sysroot.log"; fail "make install as root to the loader's directory did not run ldconfig"; }
+[ "$(cat "$tmp/ldconfig.calls")" = "ldconfig " ] || fail "ldconfig ran as: $(cat "$tmp/ldconfig.calls")"
+ls "$(dirname "$(dirname "$(find "$sys" -name grace.pc)")")/$soname" >/dev/null || fail "make install: no $soname under $sys"
+FAKE_LDCONFIG_DIRS=$(libdirs "$sys") make_install sysuser 1000 PREFIX="$sys"
+[ "$(ran sysuser)" = no ] || fail "make install as another user ran ldconfig"
+grep -q "sudo .*ldconfig" "$tmp/sysuser.log" || { cat "$tmp/sysuser.log"; fail "make install as another user does not name the command to run"; }
+
+step "make install to a custom prefix: no ldconfig, the run path named"
+# The real ldconfig answers which directories it reads (read-only).
+make_install custom 0 PREFIX="$tmp/custom"
+[ "$(ran custom)" = no ] || fail "make install to $tmp/custom ran ldconfig"
+grep -q -- "-Wl,-rpath,$tmp/custom/" "$tmp/custom.log" || { cat "$tmp/custom.log"; fail "make install does not name the run path"; }
+# The real answer for /usr/local/lib, which Debian's loader searches, through
+# the same script (nothing is installed there).
+if [ -n "$real_ldconfig" ] && "$real_ldconfig" -v -N -X 2>/dev/null | grep -q "^/usr/local/lib:"; then
+	mkdir -p "$tmp/usrlocal"
+	printf 'CMAKE_INSTALL_PREFIX:PATH=/usr/local\nCMAKE_INSTALL_LIBDIR:PATH=lib\n' >"$tmp/usrlocal/CMakeCache.txt"
+	rm -f "$tmp/ldconfig.calls"
+	PATH="$tmp/fake:$PATH" FAKE_UID=0 DESTDIR='' sh "$src/scripts/ldconfig.sh" "$tmp/usrlocal" "$tmp/fake/ldconfig" ||
+		fail "scripts/ldconfig.sh for /usr/local"
+	[ -e "$tmp/ldconfig.calls" ] || fail "scripts/ldconfig.sh does not see /usr/local/lib among the loader's directories"
+else
+	echo "(this machine's loader does not list /usr/local/lib: that check is left out)"
+fi
 echo "install: ok"

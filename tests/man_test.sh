@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: MIT
 # The manual agrees with the header and the library: the pages in docs/man
 # are what docs/mkman.sh makes of docs/*.md; every function declared in
 # include/grace.h and every function libgrace.so exports has a page whose
@@ -58,8 +59,9 @@ else
 fi
 
 for md in "$src"/docs/*.md; do
-	head -n 1 "$md" | grep -q '^# [A-Za-z0-9_.]*([1-9])$' || continue
-	page=$(head -n 1 "$md" | sed 's/^# //')
+	page=$(grep -v '^<!--.*-->$' "$md" | head -n 1)
+	printf '%s\n' "$page" | grep -q '^# [A-Za-z0-9_.]*([1-9])$' || continue
+	page=${page#\# }
 	name=${page%(*}
 	sec=${page#*(}
 	sec=${sec%)}

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * misuse_test.c - the misuse cases of docs/errors.md that the part tests
  * (stop_test.c, event_test.c, time_test.c, alloc_test.c) do not already

@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: MIT
 # Model-check the wait protocol (src/wait.pml), the bounded queue
 # (src/queue.pml) and the condition variable (src/cond.pml) with spin: each configuration below must verify with no
 # error over its whole (bounded) state space, and each protocol variant that

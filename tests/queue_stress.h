@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * queue_stress.h - the queue's conservation stress, shared by
  * tests/queue_test.c (thousands of short rounds in every build) and

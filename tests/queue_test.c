@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * queue_test.c - the queue: semantics, misuse and every error code, the
  * wake-up guarantees (one item wakes one getter, a stopped waiter passes

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * report_test.c - shutdown reports: accessors, the order of entries, the
  * aligned text for people, the JSON for tools, write errors.

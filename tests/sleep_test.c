@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * sleep_test.c - grace_sleep: 0 at the deadline and not before, -ECANCELED
  * the moment the stop is requested, a stop already requested wins over a

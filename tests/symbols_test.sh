@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: MIT
 # The shared library exports grace_* and nothing else: no internal grace__
 # names, no helpers. Arguments: the build directory and the source directory.
 set -eu

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * test.h - the test harness: asserts that print both operands, a runner
  * that runs every test of a program (or the one named on the command line),

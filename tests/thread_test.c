@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * thread_test.c - grace threads: start, stop, join with a deadline, abandon,
  * cleanup handlers on every way out, blocked-on records, misuse.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * time_test.c - grace_now, grace_after_ms, grace_after_ns and
  * grace_strerror.
@@ -97,7 +98,7 @@ TEST(strerror_names_every_errno)
 	/* grace's own wording stays for the codes that carry its meaning. */
 	ASSERT_STR_EQ(grace_strerror(-ECANCELED), "stop requested");
 	ASSERT_STR_EQ(grace_strerror(-ETIMEDOUT), "deadline passed");
-	ASSERT_STR_EQ(grace_strerror(-ESHUTDOWN), "queue shut down");
+	ASSERT_STR_EQ(grace_strerror(-ESHUTDOWN), "queue or group shut down");
 	ASSERT_STR_EQ(grace_strerror(-EBUSY), "still in use");
 	ASSERT_STR_EQ(grace_strerror(-EINVAL), "invalid argument or state");
 	/* What is no errno value at all stays unknown. */

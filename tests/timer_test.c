@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * timer_test.c - the deadline timer (src/timer.c): deadline callbacks run
  * on a full-size stack, never wait on one another, and deadlines work in a

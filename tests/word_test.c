@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * word_test.c - grace_wait_word and grace_wake_word: every sentence of the
  * contract, every error path, the exact count on each engine, and the

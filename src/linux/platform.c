@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * linux/platform.c - the Linux platform: the futex engine (futex word waits,
  * futex_waitv for the object-or-stop wait) and eventfd wake descriptors.
@@ -63,9 +64,9 @@ static int futex_wait_stop(_Atomic uint32_t *w, uint32_t val, _Atomic uint32_t *
                            _Atomic uint32_t *pw, uint32_t pv, int64_t d)
 {
 	struct waitv v[3] = {
-	    {.val = val, .uaddr = (uintptr_t)w, .flags = FUTEX_32 | FUTEX_PRIVATE_FLAG},
-	    {.val = sv, .uaddr = (uintptr_t)sw, .flags = FUTEX_32 | FUTEX_PRIVATE_FLAG},
-	    {.val = pv, .uaddr = (uintptr_t)pw, .flags = FUTEX_32 | FUTEX_PRIVATE_FLAG},
+		{.val = val, .uaddr = (uintptr_t)w, .flags = FUTEX_32 | FUTEX_PRIVATE_FLAG},
+		{.val = sv, .uaddr = (uintptr_t)sw, .flags = FUTEX_32 | FUTEX_PRIVATE_FLAG},
+		{.val = pv, .uaddr = (uintptr_t)pw, .flags = FUTEX_32 | FUTEX_PRIVATE_FLAG},
 	};
 	struct timespec ts = to_ts(d);
 	/* EFAULT (pw unmapped since), EAGAIN and EINTR all read as a wake-up. */
@@ -82,12 +83,12 @@ static void futex_wake(_Atomic uint32_t *w, int n)
 }
 
 static const struct grace__engine futex_engine = {
-    .name = "futex_waitv",
-    .now = grace__clock_monotonic,
-    .wait = futex_wait,
-    .wait_stop = futex_wait_stop,
-    .wake = futex_wake,
-    .watches_stop = true,
+	.name = "futex_waitv",
+	.now = grace__clock_monotonic,
+	.wait = futex_wait,
+	.wait_stop = futex_wait_stop,
+	.wake = futex_wake,
+	.watches_stop = true,
 };
 
 /* The futex engine until the probe says otherwise, as before the probe. */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * posix/platform.c - the portable platform: the lot engine (src/lot.c) for
  * word waits and the clock, a pipe for wake descriptors. Nothing here

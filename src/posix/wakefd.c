@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * wakefd.c - the part of wake descriptors both platforms share: closing
  * one (an eventfd is one descriptor in both slots, a pipe two).

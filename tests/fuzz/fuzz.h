@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * fuzz.h - what the libFuzzer harnesses share: the invariant checks, which
  * abort (libFuzzer then saves the input), and the reader that turns the

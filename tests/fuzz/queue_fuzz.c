@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * queue_fuzz.c - a libFuzzer harness for queues.
  *

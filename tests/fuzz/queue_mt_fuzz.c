@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * queue_mt_fuzz.c - a multi-threaded libFuzzer harness for the queue.
  *

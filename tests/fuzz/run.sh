@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: MIT
 # Run libFuzzer harnesses.
 #   run.sh BUILD SRC SECONDS [NAME...]
 # Each harness BUILD/NAME (default: every tests/fuzz/*_fuzz.c) first replays

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * stop_event_fuzz.c - a libFuzzer harness for stops and events.
  *

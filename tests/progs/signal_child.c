@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * signal_child.c - the program tests/signal_test.c runs in a child process
  * and signals from outside. One mode per scenario (argv[1]):

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * group_stress.c - the soak of group shutdowns, for SECONDS seconds
  * (default 600). Built by CMake, run by `make stress` (tests/stress/run.sh),

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * queue_stress.c - the queue's soak: the conservation rounds of
  * tests/queue_stress.h with more threads and items, for SECONDS seconds

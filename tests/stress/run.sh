@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: MIT
 # The soak behind `make stress`: run the stress programs in turn, sharing a
 # budget of SECONDS seconds (the queue pipeline half of it, group shutdowns
 # and signal storms a quarter each), then print one summary with a row per

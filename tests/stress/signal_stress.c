@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * signal_stress.c - the soak of signal storms, for SECONDS seconds (default
  * 600). Built by CMake, run by `make stress` (tests/stress/run.sh), not by

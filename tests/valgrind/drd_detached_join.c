@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * drd_detached_join.c - why tests/valgrind/grace.supp has the entry
  * thread-joined-outcome-drd. Plain pthreads, no grace:

@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: MIT
 # Run the test programs under valgrind's Helgrind and DRD.
 #   run.sh BUILD SRC [PROGRAM...]   (default: every BUILD/*_test program)
 # Each must finish with no error reported beyond the suppressions in
